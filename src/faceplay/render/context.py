@@ -1,0 +1,36 @@
+"""One headless OpenGL context per thread (moderngl on EGL).
+
+EGL works without a display: on a CPU it runs on Mesa llvmpipe, on a machine
+with an NVIDIA driver on the GPU. The default moderngl backend needs X and is
+not used.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from faceplay.errors import RenderError
+
+log = logging.getLogger(__name__)
+_local = threading.local()
+
+
+def gl_context():
+    """The calling thread's standalone moderngl context (created on first use)."""
+    ctx = getattr(_local, "ctx", None)
+    if ctx is None:
+        try:
+            import moderngl
+        except ImportError as exc:  # pragma: no cover - dependency missing
+            raise RenderError("moderngl is not installed; run `./run setup` (or pip install 'faceplay[render]')") from exc
+        try:
+            ctx = moderngl.create_standalone_context(require=330, backend="egl")
+        except Exception as exc:
+            raise RenderError(
+                f"could not create a headless OpenGL context through EGL ({exc}); "
+                "install Mesa's EGL drivers (Debian: libegl1 libegl-mesa0 libgl1-mesa-dri)"
+            ) from exc
+        log.info("OpenGL: %s / %s", ctx.info.get("GL_RENDERER"), ctx.info.get("GL_VERSION"))
+        _local.ctx = ctx
+    return ctx
