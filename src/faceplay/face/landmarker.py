@@ -1,0 +1,122 @@
+"""MediaPipe Tasks FaceLandmarker → :class:`Face` objects.
+
+One class per running mode: :class:`Landmarker` wraps a single MediaPipe
+landmarker (IMAGE or VIDEO mode). In VIDEO mode MediaPipe runs its face
+detector only when it has lost a face and otherwise tracks landmarks from the
+previous frame, which is what makes video cheap.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import weakref
+
+import numpy as np
+
+from faceplay import models
+from faceplay.face.pose import euler_from_matrix
+from faceplay.face.types import BLENDSHAPE_NAMES, Face, Pose, RunningMode
+
+log = logging.getLogger(__name__)
+
+_live: "weakref.WeakSet[Landmarker]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Close landmarkers left open: MediaPipe's own finaliser fails at interpreter exit."""
+    for lm in list(_live):
+        lm.close()
+
+
+class Landmarker:
+    """Detection + 478 landmarks + 52 blendshapes + pose for one running mode."""
+
+    def __init__(
+        self,
+        mode: RunningMode = RunningMode.IMAGE,
+        *,
+        max_faces: int = 5,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+    ) -> None:
+        os.environ.setdefault("GLOG_minloglevel", "2")
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        self.mode = RunningMode(mode)
+        opts = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(models.model_path("face_landmarker"))),
+            running_mode=vision.RunningMode.VIDEO if self.mode is RunningMode.VIDEO else vision.RunningMode.IMAGE,
+            num_faces=max_faces,
+            min_face_detection_confidence=min_detection_confidence,
+            min_face_presence_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+            output_face_blendshapes=True,
+            output_facial_transformation_matrixes=True,
+        )
+        self._lm = vision.FaceLandmarker.create_from_options(opts)
+        self._last_ts = -1
+        _live.add(self)
+
+    def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[Face]:
+        """Faces in one RGB uint8 image; VIDEO mode needs increasing ``timestamp_ms``."""
+        import mediapipe as mp
+
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        if self.mode is RunningMode.VIDEO:
+            ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 33)
+            ts = max(ts, self._last_ts + 1)  # MediaPipe requires strictly increasing timestamps
+            self._last_ts = ts
+            result = self._lm.detect_for_video(image, ts)
+        else:
+            result = self._lm.detect(image)
+        h, w = rgb.shape[:2]
+        return [
+            _to_face(lms, result.face_blendshapes[i] if result.face_blendshapes else None,
+                     result.facial_transformation_matrixes[i] if result.facial_transformation_matrixes else None, w, h)
+            for i, lms in enumerate(result.face_landmarks)
+        ]
+
+    def close(self) -> None:
+        """Release the MediaPipe graph (always call it; its finaliser is unreliable at exit)."""
+        if self._lm is not None:
+            self._lm.close()
+            self._lm = None
+
+    def __enter__(self) -> "Landmarker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _to_face(lms, blend, matrix, w: int, h: int) -> Face:
+    arr = np.array([(p.x, p.y, p.z) for p in lms], dtype=np.float32)
+    arr[:, 0] *= w
+    arr[:, 1] *= h
+    arr[:, 2] *= w
+    x0, y0 = arr[:468, 0].min(), arr[:468, 1].min()
+    x1, y1 = arr[:468, 0].max(), arr[:468, 1].max()
+    if blend:
+        scores = {c.category_name: float(c.score) for c in blend if c.category_name != "_neutral"}
+        shapes = {n: scores.get(n, 0.0) for n in BLENDSHAPE_NAMES}
+    else:
+        shapes = {n: 0.0 for n in BLENDSHAPE_NAMES}
+    m = np.asarray(matrix, dtype=np.float32) if matrix is not None else np.eye(4, dtype=np.float32)
+    yaw, pitch, roll = euler_from_matrix(m)
+    presence = float(getattr(lms[0], "presence", None) or 1.0) if lms else 1.0
+    return Face(
+        box=(float(x0), float(y0), float(x1 - x0), float(y1 - y0)),
+        score=presence,
+        landmarks=arr,
+        blendshapes=shapes,
+        pose=Pose(yaw=yaw, pitch=pitch, roll=roll, matrix=m),
+    )

@@ -1,0 +1,152 @@
+"""Video face tracking: stable track ids and smoothing over MediaPipe's VIDEO mode.
+
+:class:`FaceTracker` is the streaming API: feed frames in order, get the faces
+of each frame with ``track_id`` set and landmarks, blendshapes and pose
+smoothed by One-Euro filters. The MediaPipe detector runs only when tracking
+is lost; ids are kept across short dropouts by box overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from faceplay.face.landmarker import Landmarker
+from faceplay.face.pose import euler_from_matrix
+from faceplay.face.smoothing import FaceSmoother
+from faceplay.face.types import BLENDSHAPE_NAMES, Face, RunningMode
+
+log = logging.getLogger(__name__)
+
+
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw = max(0.0, min(ax1, bx1) - max(a[0], b[0]))
+    ih = max(0.0, min(ay1, by1) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class _Track:
+    id: int
+    box: tuple[float, float, float, float]
+    smoother: FaceSmoother = field(default_factory=FaceSmoother)
+    last_seen: int = 0
+    quat: np.ndarray | None = None
+    age_frames: int = 0
+
+
+class FaceTracker:
+    """Track faces across an ordered stream of frames.
+
+    >>> with FaceTracker() as tracker:
+    ...     for frame in VideoReader("clip.mp4"):
+    ...         faces = tracker.update(frame.rgb, frame.timestamp)
+
+    ``smoothing=False`` returns MediaPipe's raw per-frame output (ids still set).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_faces: int = 5,
+        min_detection_confidence: float = 0.5,
+        smoothing: bool = True,
+        max_lost_frames: int = 15,
+        iou_threshold: float = 0.25,
+    ) -> None:
+        self._lm = Landmarker(RunningMode.VIDEO, max_faces=max_faces, min_detection_confidence=min_detection_confidence)
+        self.smoothing = smoothing
+        self.max_lost_frames = max_lost_frames
+        self.iou_threshold = iou_threshold
+        self._tracks: list[_Track] = []
+        self._next_id = 0
+        self._frame_no = 0
+
+    def update(self, rgb: np.ndarray, timestamp: float) -> list[Face]:
+        """Faces of the next frame (``timestamp`` in seconds, increasing)."""
+        faces = self._lm.detect(rgb, int(round(timestamp * 1000)))
+        self._assign_ids(faces)
+        if self.smoothing:
+            for f in faces:
+                self._smooth(f, timestamp)
+        self._frame_no += 1
+        self._tracks = [t for t in self._tracks if self._frame_no - t.last_seen <= self.max_lost_frames]
+        return faces
+
+    # -- ids -------------------------------------------------------------
+    def _assign_ids(self, faces: list[Face]) -> None:
+        pairs = []
+        for i, f in enumerate(faces):
+            for j, t in enumerate(self._tracks):
+                s = iou(f.box, t.box)
+                if s >= self.iou_threshold:
+                    pairs.append((s, i, j))
+        pairs.sort(reverse=True)
+        used_f: set[int] = set()
+        used_t: set[int] = set()
+        for _, i, j in pairs:
+            if i in used_f or j in used_t:
+                continue
+            used_f.add(i)
+            used_t.add(j)
+            t = self._tracks[j]
+            faces[i].track_id = t.id
+            if self._frame_no - t.last_seen > 1:
+                t.smoother.reset()  # after a dropout, do not blend with stale state
+            t.box, t.last_seen = faces[i].box, self._frame_no
+        for i, f in enumerate(faces):
+            if i not in used_f:
+                t = _Track(id=self._next_id, box=f.box, last_seen=self._frame_no)
+                self._next_id += 1
+                self._tracks.append(t)
+                f.track_id = t.id
+
+    def _track(self, track_id: int) -> _Track:
+        return next(t for t in self._tracks if t.id == track_id)
+
+    # -- smoothing -------------------------------------------------------
+    def _smooth(self, f: Face, ts: float) -> None:
+        t = self._track(f.track_id)
+        sm = t.smoother
+        scale = max(f.eye_distance, 4.0)
+        # speeds in face-size units: the same filter works for small and large faces
+        sm.landmarks.beta = sm._beta / scale
+        f.landmarks = sm.landmarks(f.landmarks, ts)
+        b = sm.blendshapes(np.array([f.blendshapes[n] for n in BLENDSHAPE_NAMES], dtype=np.float32), ts)
+        f.blendshapes = {n: float(np.clip(v, 0.0, 1.0)) for n, v in zip(BLENDSHAPE_NAMES, b)}
+        m = f.pose.matrix
+        q = Rotation.from_matrix(m[:3, :3].astype(np.float64)).as_quat()
+        if t.quat is not None and float(np.dot(q, t.quat)) < 0:
+            q = -q  # keep the quaternion on one hemisphere so filtering is continuous
+        sm.pose.beta = sm._beta / 10.0
+        v = sm.pose(np.r_[q * 10.0, m[:3, 3]].astype(np.float32), ts)
+        q = v[:4] / max(np.linalg.norm(v[:4]), 1e-9)
+        t.quat = q
+        out = np.eye(4, dtype=np.float32)
+        out[:3, :3] = Rotation.from_quat(q).as_matrix()
+        out[:3, 3] = v[4:]
+        f.pose.matrix = out
+        f.pose.yaw, f.pose.pitch, f.pose.roll = euler_from_matrix(out)
+        x0, y0 = f.landmarks[:468, 0].min(), f.landmarks[:468, 1].min()
+        x1, y1 = f.landmarks[:468, 0].max(), f.landmarks[:468, 1].max()
+        f.box = (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+
+    def reset(self) -> None:
+        """Forget all tracks (e.g. at a scene cut or a new stream)."""
+        self._tracks.clear()
+
+    def close(self) -> None:
+        self._lm.close()
+
+    def __enter__(self) -> "FaceTracker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
