@@ -1,0 +1,207 @@
+"""Gallery ingestion: photos and videos -> one entry per person (per photo face,
+per video person-track) with embedding, attributes, source and thumbnail.
+
+* Files are identified by the sha256 of their bytes; a file already in the
+  gallery is skipped, so re-running an interrupted ``gallery add`` continues
+  where it stopped (each file is committed atomically by the store).
+* Videos are sampled at about ``video_fps`` frames per second and tracked;
+  each track keeps its best face by :class:`~faceplay.face.types.Quality`
+  (sharp, frontal, large), and only that face is embedded and described.
+* Near-duplicates within one source (cosine >= ``dedupe_threshold``: the same
+  person in a second track, a repeated photo region) are dropped, keeping the
+  better-quality face.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from faceplay.errors import FaceplayError, InputNotFoundError
+from faceplay.face.types import Face
+from faceplay.lookalike.faces import ATTRIBUTE_FIELDS, FaceSource, attributes_of, thumbnail
+from faceplay.lookalike.schema import FileRecord, GalleryEntry, entry_id, file_hash
+from faceplay.lookalike.stores.base import GalleryStore
+from faceplay.media.frame import Frame
+
+log = logging.getLogger(__name__)
+
+DEFAULT_VIDEO_FPS = 2.0
+DEFAULT_DEDUPE = 0.80
+DEFAULT_MIN_FACE_PX = 32  #: faces narrower than this make poor identity embeddings
+
+
+@dataclass
+class IngestReport:
+    """What one ``gallery add`` run did."""
+
+    files_seen: int = 0
+    files_added: int = 0
+    files_skipped: int = 0  #: already in the gallery (same content)
+    faces_added: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  #: (path, message)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "files_seen": self.files_seen, "files_added": self.files_added, "files_skipped": self.files_skipped,
+            "faces_added": self.faces_added, "failed": [{"path": p, "error": m} for p, m in self.failed],
+            "seconds": round(self.seconds, 2),
+            "faces_per_second": round(self.faces_added / self.seconds, 1) if self.seconds > 0 else None,
+        }
+
+
+def media_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Images and videos named by ``paths`` (folders recursed, sorted, de-duplicated)."""
+    from faceplay.media import is_image_path, is_video_path
+
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if not p.exists():
+            raise InputNotFoundError(f"{p}: no such file or folder; check the path")
+        if p.is_dir():
+            out += sorted(q for q in p.rglob("*") if q.is_file() and (is_image_path(q) or is_video_path(q)))
+        else:
+            out.append(p)
+    seen: set[Path] = set()
+    unique = []
+    for q in out:
+        r = q.resolve()
+        if r not in seen:
+            seen.add(r)
+            unique.append(r)
+    return unique
+
+
+class Ingester:
+    """Adds photos and videos to a :class:`GalleryStore`."""
+
+    def __init__(self, store: GalleryStore, faces: FaceSource | None = None, *, video_fps: float = DEFAULT_VIDEO_FPS,
+                 dedupe_threshold: float = DEFAULT_DEDUPE, min_face_px: int = DEFAULT_MIN_FACE_PX) -> None:
+        self.store = store
+        self.faces = faces or FaceSource(store.embedding_model or "sface")
+        self.video_fps = video_fps
+        self.dedupe_threshold = dedupe_threshold
+        self.min_face_px = min_face_px
+
+    # -- driver ------------------------------------------------------------
+    def add(self, paths: Iterable[str | os.PathLike], *, progress: bool = True) -> IngestReport:
+        """Ingest every image/video under ``paths``; failures of single files are reported, not fatal."""
+        from tqdm import tqdm
+
+        files = media_files(paths)
+        report = IngestReport(files_seen=len(files))
+        t0 = time.perf_counter()
+        bar = tqdm(files, desc="gallery add", unit="file", disable=not progress, dynamic_ncols=True, leave=False)
+        for path in bar:
+            try:
+                h = file_hash(path)
+                if self.store.has_file(h):
+                    report.files_skipped += 1
+                    continue
+                record, entries = self.ingest_file(path, h)
+                self.store.add_file(record, entries)
+            except FaceplayError as exc:
+                if type(exc).__name__ == "StoreError":
+                    raise
+                log.warning("skipping %s: %s", path, exc)
+                report.failed.append((str(path), str(exc)))
+                continue
+            report.files_added += 1
+            report.faces_added += len(entries)
+            bar.set_postfix(faces=report.faces_added)
+        bar.close()
+        self.store.flush()
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def ingest_file(self, path: Path, content_hash: str | None = None) -> tuple[FileRecord, list[GalleryEntry]]:
+        """Analyse one file into its gallery entries (nothing is written)."""
+        from faceplay.media import is_video_path
+
+        h = content_hash or file_hash(path)
+        if is_video_path(path):
+            entries = self._video_entries(path, h)
+            kind = "video"
+        else:
+            entries = self._photo_entries(path, h)
+            kind = "image"
+        entries = dedupe(entries, self.dedupe_threshold)
+        return FileRecord(h, str(path), kind, len(entries)), entries
+
+    # -- photos --------------------------------------------------------------
+    def _photo_entries(self, path: Path, h: str) -> list[GalleryEntry]:
+        from faceplay.media import read_image
+
+        rgb = read_image(path)
+        out = []
+        for face in self.faces.photo_faces(rgb):
+            if min(face.box[2], face.box[3]) < self.min_face_px or face.embedding is None:
+                continue
+            out.append(self._entry(rgb, face, h, str(path), len(out), timestamp=None))
+        return out
+
+    # -- videos ------------------------------------------------------------
+    def _sampled(self, path: Path) -> Iterator[Frame]:
+        from faceplay.media import VideoReader
+
+        with VideoReader(path) as video:
+            last = -1
+            for frame in video:  # the first frame of every 1/video_fps second
+                bucket = int(frame.timestamp * self.video_fps + 1e-6)
+                if bucket > last:
+                    last = bucket
+                    yield frame
+
+    def _video_entries(self, path: Path, h: str) -> list[GalleryEntry]:
+        best: dict[int, tuple[float, Frame, Face]] = {}
+        for frame, faces in self.faces.track(self._sampled(path)):
+            for face in faces:
+                if min(face.box[2], face.box[3]) < self.min_face_px:
+                    continue
+                self.faces.describe(frame, face, ("quality",))
+                q = face.quality.score if face.quality is not None else 0.0
+                if face.track_id not in best or q > best[face.track_id][0]:
+                    best[face.track_id] = (q, frame, face)
+        out = []
+        for tid in sorted(best):
+            _, frame, face = best[tid]
+            self.faces.describe(frame, face, ("embedding", *ATTRIBUTE_FIELDS))
+            if face.embedding is None:
+                continue
+            out.append(self._entry(frame.rgb, face, h, str(path), len(out), timestamp=frame.timestamp))
+        log.info("%s: %d person-tracks", path.name, len(out))
+        return out
+
+    def _entry(self, rgb: np.ndarray, face: Face, h: str, source: str, index: int, timestamp: float | None) -> GalleryEntry:
+        return GalleryEntry(
+            id=entry_id(h, index), embedding=np.asarray(face.embedding, np.float32), file_hash=h, source=source,
+            timestamp=timestamp, box=tuple(float(v) for v in face.box), track_id=face.track_id,
+            attributes=attributes_of(face), thumbnail=thumbnail(rgb, face.box),
+        )
+
+
+def _quality(e: GalleryEntry) -> float:
+    q = e.attributes.get("quality") or {}
+    return float(q.get("score", 0.0))
+
+
+def dedupe(entries: list[GalleryEntry], threshold: float = DEFAULT_DEDUPE) -> list[GalleryEntry]:
+    """Drop near-duplicate faces of one source (cosine >= threshold), keeping the best quality.
+    """
+    if len(entries) < 2 or threshold >= 1.0:
+        return entries
+    order = sorted(range(len(entries)), key=lambda i: -_quality(entries[i]))
+    kept: list[int] = []
+    for i in order:
+        v = entries[i].embedding
+        if all(float(np.dot(v, entries[j].embedding)) < threshold for j in kept):
+            kept.append(i)
+    kept.sort()
+    return [entries[i] for i in kept]
