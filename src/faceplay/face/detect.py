@@ -23,6 +23,7 @@ from faceplay.face.landmarker import Landmarker
 from faceplay.face.pose import VERTICAL_FOV_DEG, euler_from_matrix
 from faceplay.face.track import iou
 from faceplay.face.types import Face, Pose, RunningMode
+from faceplay.native import quiet_opencv
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class PhotoFaceDetector:
 
     def _prepare(self) -> None:
         if self._yunet is None:
+            quiet_opencv()
             path = str(models.model_path("yunet"))
             self._yunet = cv2.FaceDetectorYN.create(path, "", (320, 320), self.score_threshold, 0.3, 5000)
             self._lm = Landmarker(RunningMode.IMAGE, max_faces=1, min_detection_confidence=0.3)

@@ -18,6 +18,7 @@ import numpy as np
 from faceplay import models
 from faceplay.face.pose import euler_from_matrix
 from faceplay.face.types import BLENDSHAPE_NAMES, Face, Pose, RunningMode
+from faceplay.native import quiet_stderr
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,9 @@ class Landmarker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        self._lm = vision.FaceLandmarker.create_from_options(opts)
+        with quiet_stderr():
+            self._lm = vision.FaceLandmarker.create_from_options(opts)
+        self._warm = False
         self._last_ts = -1
         _live.add(self)
 
@@ -65,19 +68,26 @@ class Landmarker:
         import mediapipe as mp
 
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        if self.mode is RunningMode.VIDEO:
-            ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 33)
-            ts = max(ts, self._last_ts + 1)  # MediaPipe requires strictly increasing timestamps
-            self._last_ts = ts
-            result = self._lm.detect_for_video(image, ts)
+        if not self._warm:  # the first inference logs TFLite delegate messages
+            with quiet_stderr():
+                result = self._run(image, timestamp_ms)
+            self._warm = True
         else:
-            result = self._lm.detect(image)
+            result = self._run(image, timestamp_ms)
         h, w = rgb.shape[:2]
         return [
             _to_face(lms, result.face_blendshapes[i] if result.face_blendshapes else None,
                      result.facial_transformation_matrixes[i] if result.facial_transformation_matrixes else None, w, h)
             for i, lms in enumerate(result.face_landmarks)
         ]
+
+    def _run(self, image, timestamp_ms: int | None):
+        if self.mode is RunningMode.VIDEO:
+            ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 33)
+            ts = max(ts, self._last_ts + 1)  # MediaPipe requires strictly increasing timestamps
+            self._last_ts = ts
+            return self._lm.detect_for_video(image, ts)
+        return self._lm.detect(image)
 
     def close(self) -> None:
         """Release the MediaPipe graph (always call it; its finaliser is unreliable at exit)."""

