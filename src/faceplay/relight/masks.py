@@ -77,6 +77,24 @@ def mesh_matte(shape: tuple[int, int], faces_landmarks: list[np.ndarray]) -> np.
     return np.clip(m, 0, 1)
 
 
+class SelfieMatte:
+    """The bundled MediaPipe Selfie segmentation model (ONNX, 256x256) as a soft matte."""
+
+    name = "selfie"
+
+    def __init__(self) -> None:
+        from faceplay.models import onnx_session
+
+        self._sess = onnx_session("selfie", threads=1)
+        self._in = self._sess.get_inputs()[0].name
+
+    def matte(self, rgb: np.ndarray) -> np.ndarray:
+        """(H, W) float32 0..1 foreground probability at the input size."""
+        x = cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_AREA).astype(np.float32)[None] / 255.0
+        y = self._sess.run(None, {self._in: x})[0].reshape(256, 256)
+        return cv2.resize(y, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
 class Matter:
     """Foreground (person) matte provider.
 
@@ -103,7 +121,13 @@ class Matter:
             cls = cls or getattr(matting, "PersonSegmenter")
             self._model = cls()
             self.source = getattr(self._model, "name", cls.__name__)
-        except Exception as exc:  # noqa: BLE001 - any failure means: use the fallback
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure means: try the next option
+            log.debug("faceplay.matting not usable (%s); trying the selfie model directly", exc)
+        try:
+            self._model = SelfieMatte()
+            self.source = "selfie"
+        except Exception as exc:  # noqa: BLE001
             log.warning("person matting model not available (%s); using a head-and-shoulders matte from the face mesh", exc)
             self._model = None
 
@@ -114,8 +138,12 @@ class Matter:
         w, h = size
         if self._model is not None:
             try:
-                m = self._matte_from_model(rgb)
-                return cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+                if isinstance(self._model, SelfieMatte):
+                    small = cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_AREA)
+                    m = self._model.matte(small)
+                else:
+                    m = self._matte_from_model(rgb)
+                return np.clip(cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
             except Exception as exc:  # noqa: BLE001
                 log.warning("matting failed (%s); using the face-mesh matte", exc)
                 self._model = None
