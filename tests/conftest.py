@@ -32,3 +32,26 @@ def videos_dir() -> Path:
 @pytest.fixture(scope="session")
 def hamilton(faces_dir: Path) -> Path:
     return faces_dir / "short_hamilton_clip.mp4"
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    """One FaceAnalyzer for the whole session (models load once)."""
+    from faceplay.face.analyzer import FaceAnalyzer
+
+    fa = FaceAnalyzer()
+    yield fa
+    fa.close()
+
+
+#: single-person photos and who is in them
+SINGLE = {
+    "obama_obama.jpg": "obama", "obama_obama2.jpg": "obama", "obama3.jpg": "obama", "test_obama1.jpg": "obama",
+    "obama-240p.jpg": "obama", "obama_partial_face.jpg": "obama",
+    "biden_biden.jpg": "biden", "biden_biden2.jpg": "biden",
+    "kit_harington_john1.jpeg": "kit", "kit_harington_john2.jpeg": "kit", "test_johnsnow_test1.jpg": "kit",
+    "rose_leslie_img1.jpg": "rose", "rose_leslie_img2.jpg": "rose",
+    "alex_lacamoire_img1.jpg": "alex", "test_alex_lacamoire1.jpg": "alex",
+    "32bit.png": None,
+}
+GENDER = {"obama": "male", "biden": "male", "kit": "male", "alex": "male", "rose": "female"}

@@ -55,7 +55,7 @@ class FaceSmoother:
     size (inter-ocular distance) to behave the same for small and large faces.
     """
 
-    def __init__(self, *, min_cutoff: float = 1.5, beta: float = 0.6, blend_cutoff: float = 4.0) -> None:
+    def __init__(self, *, min_cutoff: float = 1.0, beta: float = 2.0, blend_cutoff: float = 4.0) -> None:
         self.landmarks = OneEuro(min_cutoff=min_cutoff, beta=beta)
         self.blendshapes = OneEuro(min_cutoff=blend_cutoff, beta=2.0)
         self.pose = OneEuro(min_cutoff=min_cutoff, beta=beta)

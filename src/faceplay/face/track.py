@@ -71,7 +71,7 @@ class FaceTracker:
 
     def update(self, rgb: np.ndarray, timestamp: float) -> list[Face]:
         """Faces of the next frame (``timestamp`` in seconds, increasing)."""
-        faces = self._lm.detect(rgb, int(round(timestamp * 1000)))
+        faces = self._dedupe(self._lm.detect(rgb, int(round(timestamp * 1000))))
         self._assign_ids(faces)
         if self.smoothing:
             for f in faces:
@@ -81,6 +81,24 @@ class FaceTracker:
         return faces
 
     # -- ids -------------------------------------------------------------
+    def _dedupe(self, faces: list[Face]) -> list[Face]:
+        """Drop duplicate detections of one face (MediaPipe can re-detect a tracked face).
+
+        Faces that continue an existing track are kept first, so a duplicate
+        never steals or spawns an id.
+        """
+        if len(faces) < 2:
+            return faces
+
+        def continuity(f: Face) -> float:
+            return max((iou(f.box, t.box) for t in self._tracks), default=0.0)
+
+        kept: list[Face] = []
+        for f in sorted(faces, key=continuity, reverse=True):
+            if all(iou(f.box, k.box) <= 0.4 for k in kept):
+                kept.append(f)
+        return kept
+
     def _assign_ids(self, faces: list[Face]) -> None:
         pairs = []
         for i, f in enumerate(faces):
