@@ -42,8 +42,10 @@ def gallery() -> None:
               help="Video frames sampled per second.")
 @click.option("--dedupe", type=click.FloatRange(0.0, 1.0), default=0.80, show_default=True,
               help="Cosine similarity at which two faces of one source count as duplicates.")
+@click.option("--workers", type=click.IntRange(1, 16), default=None,
+              help="Analysis processes [one per CPU core, at most 4].")
 @json_option
-def gallery_add(paths, db, collection, embedding_model, index, video_fps, dedupe, as_json) -> None:
+def gallery_add(paths, db, collection, embedding_model, index, video_fps, dedupe, workers, as_json) -> None:
     """Add photos and videos (folders are recursed) to the gallery DB.
 
     One entry per photo face and per video person-track (its best face); files
@@ -69,7 +71,7 @@ def gallery_add(paths, db, collection, embedding_model, index, video_fps, dedupe
     faces = FaceSource(store.embedding_model or "sface")
     try:
         report = Ingester(store, faces, video_fps=video_fps, dedupe_threshold=dedupe).add(
-            paths, progress=progress_enabled(as_json))
+            paths, progress=progress_enabled(as_json), workers=workers)
         stats = {"entries": store.count()}
     finally:
         faces.close()

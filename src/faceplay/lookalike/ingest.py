@@ -91,28 +91,42 @@ class Ingester:
         self.min_face_px = min_face_px
 
     # -- driver ------------------------------------------------------------
-    def add(self, paths: Iterable[str | os.PathLike], *, progress: bool = True) -> IngestReport:
-        """Ingest every image/video under ``paths``; failures of single files are reported, not fatal."""
+    def add(self, paths: Iterable[str | os.PathLike], *, progress: bool = True, workers: int | None = None) -> IngestReport:
+        """Ingest every image/video under ``paths``; failures of single files are reported, not fatal.
+
+        ``workers``: analysis processes (default: one per CPU core, at most 4;
+        1 analyses in this process). Results are committed by this process
+        only, one file per transaction, in input order.
+        """
         from tqdm import tqdm
 
         files = media_files(paths)
         report = IngestReport(files_seen=len(files))
         t0 = time.perf_counter()
-        bar = tqdm(files, desc="gallery add", unit="file", disable=not progress, dynamic_ncols=True, leave=False)
-        for path in bar:
-            try:
-                h = file_hash(path)
-                if self.store.has_file(h):
-                    report.files_skipped += 1
-                    continue
-                record, entries = self.ingest_file(path, h)
-                self.store.add_file(record, entries)
-            except FaceplayError as exc:
-                if type(exc).__name__ == "StoreError":
-                    raise
-                log.warning("skipping %s: %s", path, exc)
-                report.failed.append((str(path), str(exc)))
+        bar = tqdm(total=len(files), desc="gallery add", unit="file", disable=not progress, dynamic_ncols=True, leave=False)
+        todo: list[tuple[Path, str]] = []
+        queued: set[str] = set()
+        for path in files:
+            h = file_hash(path)
+            if h in queued or self.store.has_file(h):  # same content already in the gallery or in this run
+                report.files_skipped += 1
+                bar.update(1)
+            else:
+                queued.add(h)
+                todo.append((path, h))
+        workers = default_workers() if workers is None else max(1, workers)
+        if workers > 1 and len(todo) >= 2 * workers:
+            results = self._parallel(todo, workers)
+        else:
+            results = ((p, h, _safe(self.ingest_file, p, h)) for p, h in todo)
+        for path, h, res in results:
+            bar.update(1)
+            if isinstance(res, FaceplayError):
+                log.warning("skipping %s: %s", path, res)
+                report.failed.append((str(path), str(res)))
                 continue
+            record, entries = res
+            self.store.add_file(record, entries)
             report.files_added += 1
             report.faces_added += len(entries)
             bar.set_postfix(faces=report.faces_added)
@@ -120,6 +134,28 @@ class Ingester:
         self.store.flush()
         report.seconds = time.perf_counter() - t0
         return report
+
+    def _parallel(self, todo: list[tuple[Path, str]], workers: int):
+        """Analyse files in ``workers`` processes; yields (path, hash, result) in input order."""
+        import multiprocessing as mp
+        from collections import deque
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = mp.get_context("spawn")  # MediaPipe and onnxruntime are not fork-safe
+        args = (self.faces.embedding_model, self.video_fps, self.dedupe_threshold, self.min_face_px)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=args) as pool:
+            window: deque = deque()
+            it = iter(todo)
+            for path, h in it:
+                window.append((path, h, pool.submit(_work, str(path), h)))
+                if len(window) >= 3 * workers:
+                    break
+            while window:
+                path, h, fut = window.popleft()
+                nxt = next(it, None)
+                if nxt is not None:
+                    window.append((nxt[0], nxt[1], pool.submit(_work, str(nxt[0]), nxt[1])))
+                yield path, h, fut.result()
 
     def ingest_file(self, path: Path, content_hash: str | None = None) -> tuple[FileRecord, list[GalleryEntry]]:
         """Analyse one file into its gallery entries (nothing is written)."""
@@ -185,6 +221,47 @@ class Ingester:
             timestamp=timestamp, box=tuple(float(v) for v in face.box), track_id=face.track_id,
             attributes=attributes_of(face), thumbnail=thumbnail(rgb, face.box),
         )
+
+
+def default_workers() -> int:
+    """One analysis process per CPU core available to us, at most 4."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    return max(1, min(4, n))
+
+
+def _safe(fn, *args):
+    try:
+        return fn(*args)
+    except FaceplayError as exc:
+        if type(exc).__name__ == "StoreError":
+            raise
+        return exc
+
+
+_WORKER: "Ingester | None" = None
+
+
+def _init_worker(model: str, video_fps: float, dedupe_threshold: float, min_face_px: int) -> None:
+    """Process-pool initializer: one FaceSource per worker, closed at worker exit."""
+    from multiprocessing.util import Finalize
+
+    import cv2
+
+    cv2.setNumThreads(1)  # one core per worker: OpenCV's own thread pool would fight the other workers
+    global _WORKER
+    faces = FaceSource(model)
+    _WORKER = Ingester.__new__(Ingester)
+    _WORKER.store, _WORKER.faces = None, faces
+    _WORKER.video_fps, _WORKER.dedupe_threshold, _WORKER.min_face_px = video_fps, dedupe_threshold, min_face_px
+    Finalize(None, faces.close, exitpriority=10)  # MediaPipe graphs must be closed explicitly
+
+
+def _work(path: str, content_hash: str):
+    assert _WORKER is not None
+    return _safe(_WORKER.ingest_file, Path(path), content_hash)
 
 
 def _quality(e: GalleryEntry) -> float:
