@@ -1,0 +1,63 @@
+"""``faceplay serve``: the local web app and REST API."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from faceplay.clikit import emit_json, json_option
+
+log = logging.getLogger(__name__)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. The default serves this computer only; 0.0.0.0 exposes it to your network.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="TCP port.")
+@click.option("--db", default=None, metavar="DB",
+              help="Lookalike gallery: a folder, FILE.db (milvus-lite) or http://host:19530 [default: DATA/gallery].")
+@click.option("--token", default=None, envvar="FACEPLAY_TOKEN", metavar="T",
+              help="Require 'Authorization: Bearer T' on the API (pages take ?token=T). Also $FACEPLAY_TOKEN.")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder for uploads and job outputs [default: ~/.local/share/faceplay/web].")
+@click.option("--max-upload-mb", type=click.IntRange(1, 4096), default=64, show_default=True, help="Largest request body.")
+@click.option("--max-pixels", type=click.IntRange(1_000, 200_000_000), default=16_000_000, show_default=True,
+              help="Largest uploaded image in pixels.")
+@json_option
+def serve(host, port, db, token, data_dir, max_upload_mb, max_pixels, as_json) -> None:
+    """Serve the web app (live avatar, live relight, lookalike kiosk) and the REST API.
+
+    Open http://HOST:PORT/ in a browser; the API schema is at /docs and
+    /openapi.json. Stop with Ctrl-C (running jobs are stopped cleanly).
+    """
+    from faceplay.errors import ConfigError
+
+    try:
+        import uvicorn
+
+        from faceplay.web.app import create_app
+        from faceplay.web.config import Settings
+    except ImportError as exc:
+        raise ConfigError(f"the web app needs the 'web' extra ({exc.name} is missing); "
+                          "run pip install 'faceplay[web]'") from exc
+    kw = {"db": db, "token": token, "max_upload_bytes": max_upload_mb * 1024 * 1024, "max_image_pixels": max_pixels}
+    if data_dir is not None:
+        kw["data_dir"] = data_dir
+    settings = Settings(**kw)
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        log.warning("serving on %s without --token: anyone on your network can use the API", host)
+    app = create_app(settings)
+    url = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/"
+    if as_json:
+        emit_json({"url": url, "data_dir": str(settings.data_dir), "gallery": settings.gallery_location,
+                   "token": bool(token)})
+    else:
+        click.echo(f"faceplay web app on {url}  (API docs: {url}docs; Ctrl-C to stop)", err=True)
+    logging.getLogger("faceplay.web").setLevel(logging.INFO)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            ws_max_size=16 * 1024 * 1024, timeout_graceful_shutdown=10)
+    uvicorn.Server(config).run()

@@ -1,0 +1,147 @@
+"""The models behind the web app, shared by all requests and loaded on first use.
+
+Threading: MediaPipe graphs, ONNX sessions and the SQLite gallery are not
+shared across threads at will, and OpenGL contexts are per thread. So
+
+* photo analysis runs under one lock (``analyzer``),
+* everything that renders (live frames, photo relight / avatar) runs on one
+  dedicated ``gl`` thread,
+* every gallery operation runs on one ``gallery`` thread,
+* video jobs run on the ``jobs`` thread (with its own GL context).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+from faceplay.web.config import Settings
+from faceplay.web.errors import HTTPError
+
+log = logging.getLogger(__name__)
+
+
+def feature_available(name: str) -> bool:
+    """True when the feature's module (``avatar``, ``relight``, ``lookalike``) and its entry points exist."""
+    probes = {
+        "relight": "faceplay.relight.api",
+        "lookalike": "faceplay.lookalike.search",
+        "avatar": AVATAR_MODULE,
+    }
+    try:
+        return importlib.util.find_spec(probes[name]) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+AVATAR_MODULE = "faceplay.avatar.live"
+
+
+def require(name: str) -> None:
+    """503 JSON when a feature's module is not installed in this build."""
+    if not feature_available(name):
+        raise HTTPError(503, f"the {name} feature is not installed in this faceplay build; "
+                             f"install faceplay with its {name} module to use this endpoint")
+
+
+class Engines:
+    """Lazily created shared models and the executors they run on."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.gl = ThreadPoolExecutor(1, thread_name_prefix="faceplay-gl")
+        self.gallery_pool = ThreadPoolExecutor(1, thread_name_prefix="faceplay-gallery")
+        self.analyzer_lock = threading.Lock()
+        self._analyzer = None
+        self._relighter = None  # lives on the gl thread
+        self._store = None  # lives on the gallery thread
+        self._faces = None  # gallery FaceSource, gallery thread
+
+    # -- executors ---------------------------------------------------------
+    async def on_gl(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.gl, fn, *args)
+
+    async def on_gallery(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.gallery_pool, fn, *args)
+
+    # -- face analysis -----------------------------------------------------
+    def analyzer(self):
+        """The shared :class:`FaceAnalyzer` (hold ``analyzer_lock`` while using it)."""
+        if self._analyzer is None:
+            from faceplay.face.analyzer import FaceAnalyzer
+
+            self._analyzer = FaceAnalyzer()
+        return self._analyzer
+
+    def analyze(self, rgb, fields) -> list:
+        with self.analyzer_lock:
+            return self.analyzer().analyze(rgb, fields=fields)
+
+    def verify(self, a, b):
+        with self.analyzer_lock:
+            return self.analyzer().verify(a, b)
+
+    # -- relight (gl thread) ----------------------------------------------
+    def relighter(self):
+        if self._relighter is None:
+            from faceplay.relight.relighter import Relighter
+
+            self._relighter = Relighter()
+        return self._relighter
+
+    # -- gallery (gallery thread) -----------------------------------------
+    def store(self, create: bool = False):
+        """The gallery; ``create`` makes an empty embedded one on first add."""
+        if self._store is None:
+            from faceplay.errors import StoreError
+            from faceplay.lookalike import open_gallery
+
+            loc = self.settings.gallery_location
+            try:
+                self._store = open_gallery(loc)
+            except StoreError:
+                if not create:
+                    raise StoreError("the gallery is empty; add photos or videos on the kiosk page "
+                                     "(or POST /api/gallery/add) first") from None
+                from faceplay.lookalike.faces import FaceSource
+
+                self._store = open_gallery(loc, create=True, dim=FaceSource("sface").dim, embedding_model="sface")
+        return self._store
+
+    def gallery_faces(self):
+        if self._faces is None:
+            from faceplay.lookalike.faces import FaceSource
+
+            self._faces = FaceSource((self._store.embedding_model if self._store else None) or "sface")
+        return self._faces
+
+    # -- lifetime ----------------------------------------------------------
+    def close(self) -> None:
+        """Release every model on the thread that owns it, then stop the executors."""
+        def close_gl():
+            if self._relighter is not None:
+                self._relighter.close()
+                self._relighter = None
+
+        def close_gallery():
+            if self._faces is not None:
+                self._faces.close()
+                self._faces = None
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+        for pool, fn in ((self.gl, close_gl), (self.gallery_pool, close_gallery)):
+            try:
+                pool.submit(fn).result(timeout=30)
+            except Exception as exc:  # pragma: no cover - shutdown best effort
+                log.warning("closing %s failed: %s", fn.__name__, exc)
+            pool.shutdown(wait=True, cancel_futures=True)
+        if self._analyzer is not None:
+            with self.analyzer_lock:
+                self._analyzer.close()
+                self._analyzer = None
