@@ -19,6 +19,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+#: matte probabilities below this count as background (exactly 0)
+MATTE_ZERO = 0.08
+
 RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
 LEFT_EYE = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
 LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
@@ -143,7 +146,9 @@ class Matter:
                     m = self._model.matte(small)
                 else:
                     m = self._matte_from_model(rgb)
-                return np.clip(cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
+                m = cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+                # a hard zero in the background: pixels there are left exactly unchanged
+                return np.clip((m - MATTE_ZERO) / (1.0 - 2 * MATTE_ZERO), 0, 1)
             except Exception as exc:  # noqa: BLE001
                 log.warning("matting failed (%s); using the face-mesh matte", exc)
                 self._model = None

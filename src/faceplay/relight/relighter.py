@@ -186,6 +186,7 @@ class Relighter:
         fw = float(np.mean(widths))
         cov = gb.coverage
         feather = cv2.GaussianBlur(cov, (0, 0), max(0.03 * fw, 0.8)) * cov
+        matte = np.maximum(matte, cov)  # the fitted face is always foreground
         pn = proxy_normals(np.maximum(matte, cov), 0.25 * fw)
         n = feather[..., None] * gb.normal + (1 - feather[..., None]) * pn
         n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-6)
@@ -236,7 +237,7 @@ class Relighter:
             d = np.minimum(d, np.hypot(xx - c[0], yy - c[1]) / max(wd, 1.0))
         fall = np.exp(-np.maximum(d - 0.6, 0) ** 2 / (2 * 1.2 ** 2)).astype(np.float32)
         region = np.clip(matte * fall, 0, 1)
-        region = np.maximum(region, cov * matte.clip(0.5, 1.0))
+        region = np.maximum(region, cov)
         spec = spec * (feather * gb.skin.clip(0.3, 1.0) + 0.25 * (1 - feather))[..., None] * region[..., None]
         gain = 1.0 + region[..., None] * (gain - 1.0)
         if state is not None:
