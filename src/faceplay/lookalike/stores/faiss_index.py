@@ -107,11 +107,14 @@ def search(index, queries: np.ndarray, k: int, *, allowed: np.ndarray | None = N
     params = None
     kind = kind_of(index)
     if allowed is not None:
+        # a filter hides part of each visited neighbourhood: widen the search in proportion
+        widen = float(np.clip(index.ntotal / max(len(allowed), 1), 1.0, 16.0))
         sel = faiss.IDSelectorBatch(allowed)
         if kind == "ivf_sq8":
-            params = faiss.SearchParametersIVF(sel=sel, nprobe=NPROBE * 4)
+            nlist = faiss.extract_index_ivf(index).nlist
+            params = faiss.SearchParametersIVF(sel=sel, nprobe=int(min(nlist, NPROBE * 2 * widen)))
         elif kind == "hnsw":
-            params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(HNSW_EF_SEARCH, 4 * k))
+            params = faiss.SearchParametersHNSW(sel=sel, efSearch=int(min(2048, max(HNSW_EF_SEARCH, 4 * k) * 2 * widen)))
         else:
             params = faiss.SearchParameters(sel=sel)
         params._sel = sel  # keep the selector alive during the call
