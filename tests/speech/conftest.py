@@ -17,6 +17,7 @@ EN_TEXT = (
     "The weather is nice today, so we will take a long walk in the park. "
     "Please remember to drink water and get some sleep."
 )
+SHORT_TEXT = "Hello world, this is a caption test."
 #: Mandarin sentence as tone-numbered pinyin (espeak-ng's cmn voice mis-reads Chinese characters
 #: as English letters in Debian 12, its pinyin voice pronounces tones correctly).
 ZH_PINYIN = "ni3 hao3. huan1 ying2 shi3 yong4 zhe4 ge4 ruan3 jian4. wo3 ai4 zhong1 guo2."
@@ -111,6 +112,12 @@ def make_video(out: Path, audio: Path | None, *, seconds: float | None = None, s
 @pytest.fixture(scope="session")
 def en_wav(speech_dir) -> Path:
     return espeak(speech_dir / "en.wav", EN_TEXT, pad_start=1.5)
+
+
+@pytest.fixture(scope="session")
+def short_wav(speech_dir) -> Path:
+    """About two seconds of English, for the command-line tests."""
+    return espeak(speech_dir / "short.wav", SHORT_TEXT, speed=170)
 
 
 @pytest.fixture(scope="session")
