@@ -92,6 +92,7 @@ def transcribe(
     threads: int = 2,
     progress: bool = False,
     min_silence_ms: int = 500,
+    model=None,
 ) -> Transcript:
     """Recognise the speech of a video/audio file (or a 16 kHz mono float32 array).
 
@@ -99,7 +100,8 @@ def transcribe(
     ``"en"``. With ``vad`` (default) silence is skipped by the Silero
     voice-activity detector; audio without speech returns an empty transcript
     without running the recogniser. Words carry their own timestamps.
-    ``progress`` shows a tqdm bar (seconds of audio) on stderr.
+    ``progress`` shows a tqdm bar (seconds of audio) on stderr. ``model`` is a
+    faster-whisper ``WhisperModel`` to use instead of the shared int8 one.
     Raises :class:`~faceplay.errors.NoAudioError` for a file without an audio
     track and :class:`~faceplay.errors.UnreadableVideoError` for corrupt files.
     """
@@ -120,7 +122,7 @@ def transcribe(
     if not chunks:
         log.info("no speech found in %.1f s of audio", duration)
         return Transcript(language=lang or "und", language_probability=0.0, duration=duration)
-    model = load_model(threads=threads)
+    model = model or load_model(threads=threads)
     prob = 1.0
     if lang is None:
         lang, prob = _pick_language(model, audio, chunks)

@@ -1,0 +1,112 @@
+"""``faceplay bench captions``: real-time factor of speech recognition on the CPU.
+
+Real-time factor (RTF) = processing time / audio duration (lower is faster;
+the goal is ≤ 0.3 on 2 cores). Every configuration is timed in the same run on
+the same audio, so the ratios against the baseline (the float32 model, beam 5)
+hold even on a busy machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from faceplay.clikit import emit_json, json_option, table
+from faceplay.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: About a minute of English for the default benchmark input (spoken by espeak-ng).
+BENCH_TEXT = (
+    "Welcome back to the channel. Today we are going to look at three simple ways to cook rice "
+    "that always turn out well. First, rinse the rice under cold water until the water runs clear. "
+    "This removes the extra starch, so the grains do not stick together. Second, use the right amount "
+    "of water: for white rice, about one and a quarter cups of water for every cup of rice. "
+    "Bring it to a boil, then turn the heat down low, put the lid on, and wait fifteen minutes. "
+    "Third, and this is the step most people skip, let the rice rest for ten minutes with the lid on "
+    "after you turn off the heat. The steam finishes the cooking and every grain comes out soft and fluffy. "
+    "If you try this tonight, tell me in the comments how it went, and do not forget to follow for more "
+    "quick recipes every week. Thanks for watching and see you next time."
+)
+
+
+def _synth(folder: Path) -> Path:
+    if shutil.which("espeak-ng") is None:
+        raise ConfigError("espeak-ng is needed to make the default benchmark audio (apt-get install espeak-ng); or give INPUT files")
+    out = folder / "bench_en.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(out), BENCH_TEXT], check=True, capture_output=True)
+    return out
+
+
+def _time(fn, repeats: int) -> tuple[float, float, object]:
+    """Median wall-clock and CPU seconds (all threads of this process) of ``repeats`` calls."""
+    times, cpu, result = [], [], None
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(times), statistics.median(cpu), result
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--repeats", type=click.IntRange(1, 20), default=2, show_default=True, help="Timed runs per configuration (median).")
+@click.option("--threads", type=click.IntRange(1, 64), default=2, show_default=True, help="CPU threads.")
+@click.option("--no-baseline", is_flag=True, help="Skip the float32 baseline (faster).")
+@json_option
+def captions(inputs: tuple[Path, ...], repeats: int, threads: int, no_baseline: bool, as_json: bool) -> None:
+    """Real-time factor of `faceplay captions` recognition (INPUT files, default: 1 min of synthesised English).
+
+    Configurations: int8 beam 5 (the default), int8 greedy, and the float32
+    model as the baseline; audio decoding + voice-activity detection are
+    included in every timing. Reports RTF and the speed-up over the baseline.
+    """
+    from faster_whisper import WhisperModel
+
+    from faceplay.speech.audio import SAMPLE_RATE, load_audio
+    from faceplay.speech.model import ensure_model
+    from faceplay.speech.transcribe import transcribe
+
+    folder = ensure_model()
+    configs = [("int8, beam 5 (default)", "int8", 5), ("int8, greedy", "int8", 1)]
+    if not no_baseline:
+        configs.append(("float32, beam 5 (baseline)", "float32", 5))
+    with tempfile.TemporaryDirectory(prefix="faceplay-bench-") as tmp:
+        files = list(inputs) or [_synth(Path(tmp))]
+        models = {ct: WhisperModel(str(folder), device="cpu", compute_type=ct, cpu_threads=threads, num_workers=1) for _, ct, _ in configs}
+        rows, results = [], []
+        for f in files:
+            duration = len(load_audio(f)) / SAMPLE_RATE
+            per: dict[str, dict] = {}
+            for label, ct, beam in configs:
+                run = lambda: transcribe(f, language="auto", beam_size=beam, model=models[ct])  # noqa: E731
+                run()  # warm-up
+                sec, cpu, tr = _time(run, repeats)
+                per[label] = {
+                    "seconds": round(sec, 3), "rtf": round(sec / duration, 4), "cpu_seconds": round(cpu, 3),
+                    "cpu_per_audio_second": round(cpu / duration, 4), "words": len(tr.text.split()), "language": tr.language,
+                }
+            base = per.get("float32, beam 5 (baseline)")
+            for label, r in per.items():
+                r["speedup_vs_baseline"] = round(base["seconds"] / r["seconds"], 2) if base else None
+                rows.append([f.name, f"{duration:.1f}", label, f"{r['seconds']:.2f}", f"{r['rtf']:.3f}", f"{r['cpu_per_audio_second']:.3f}",
+                             r["speedup_vs_baseline"] or "", r["words"]])
+            results.append({"input": str(f), "duration": round(duration, 2), "configs": per})
+    load = [round(x, 2) for x in os.getloadavg()]
+    if as_json:
+        emit_json({"benchmark": "captions", "threads": threads, "repeats": repeats, "goal_rtf": 0.3, "load_average": load, "results": results})
+        return
+    click.echo(table(rows, ["input", "audio s", "config", "time s", "RTF", "CPU s/audio s", "x baseline", "words"]))
+    click.echo(
+        "RTF = processing time / audio duration (goal <= 0.3 on 2 idle cores); CPU s/audio s counts this process's CPU time "
+        f"(less sensitive to other load); x baseline = speed-up over float32 in this run. Load average: {load}."
+    )
