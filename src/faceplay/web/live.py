@@ -99,7 +99,8 @@ class LiveEffect:
             if self.relighter is None:
                 from faceplay.relight.relighter import Relighter, RelightState
 
-                self.relighter = Relighter(video=True)
+                # the mesh matte: the selfie/RVM mattes cost 200+ ms a frame on a 2-core CPU
+                self.relighter = Relighter(video=True, matte="mesh")
                 self.relight_state = RelightState()
             if self.rig is None:
                 self.configure({})
