@@ -429,7 +429,12 @@ async def gallery_remove(request: Request, sha256: str) -> dict[str, Any]:
     uploads = request.app.state.settings.uploads_dir
 
     def work():
-        store = eng.store()
+        from faceplay.errors import StoreError
+
+        try:
+            store = eng.store()
+        except StoreError:
+            raise HTTPError(404, "the gallery is empty: there is nothing to remove") from None
         paths = [Path(f.path) for f in store.files() if f.content_hash == sha256]
         if not paths:
             raise HTTPError(404, f"no file with sha256 {sha256} in the gallery; see /api/gallery/stats")

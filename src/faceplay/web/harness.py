@@ -41,13 +41,13 @@ def free_port() -> int:
 class ServerThread:
     """uvicorn serving ``app`` on 127.0.0.1 in a background thread (``with`` starts / stops it)."""
 
-    def __init__(self, app, port: int | None = None) -> None:
+    def __init__(self, app, port: int | None = None, *, lifespan: str = "on") -> None:
         import uvicorn
 
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cfg = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False,
-                             ws_max_size=16 * 1024 * 1024, timeout_graceful_shutdown=5, lifespan="on")
+                             ws_max_size=16 * 1024 * 1024, timeout_graceful_shutdown=5, lifespan=lifespan)
         self.server = uvicorn.Server(cfg)
         self.thread = threading.Thread(target=self.server.run, name="faceplay-uvicorn", daemon=True)
 

@@ -1,0 +1,87 @@
+"""Fixtures of the web tests: one app per session (models load once), a live
+server on loopback, a fake camera made from a real talking-head video, and
+headless Debian Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the web extra is not installed (pip install -e .[web])")
+
+from faceplay.web.app import create_app  # noqa: E402
+from faceplay.web.config import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC_IMAGES = ROOT / "docs" / "images"
+
+
+@pytest.fixture(scope="session")
+def web_settings(tmp_path_factory) -> Settings:
+    return Settings(data_dir=tmp_path_factory.mktemp("webdata"), max_upload_bytes=8 * 1024 * 1024,
+                    max_image_pixels=12_000_000)
+
+
+@pytest.fixture(scope="session")
+def app(web_settings):
+    return create_app(web_settings)
+
+
+@pytest.fixture(scope="session")
+def client(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def live_server(app, client):
+    """The same app on a real loopback port (shares models with ``client``)."""
+    from faceplay.web.harness import ServerThread
+
+    with ServerThread(app, lifespan="off") as srv:  # the TestClient owns the app's start-up / shut-down
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def fake_cam(videos_dir, tmp_path_factory) -> Path:
+    """talking_d0 (grimaces) as a 640x480 y4m webcam, 3 s looped by Chromium."""
+    from faceplay.web.harness import fake_camera_y4m
+
+    return fake_camera_y4m(videos_dir / "talking_d0.mp4", tmp_path_factory.mktemp("cam") / "cam.y4m", seconds=3.0)
+
+
+@pytest.fixture(scope="session")
+def browser(fake_cam):
+    if shutil.which("chromium") is None and not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian chromium is not installed (tools/apt-packages.txt)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[dev])")
+    from faceplay.web.harness import launch_chromium
+
+    with sync_api.sync_playwright() as p:
+        b = launch_chromium(p, fake_cam)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory):
+    """Save a screenshot under the pytest tmp dir and copy it to docs/images/web_NAME.png."""
+    folder = tmp_path_factory.mktemp("screenshots")
+
+    def save(page, name: str) -> Path:
+        path = folder / f"web_{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        if DOC_IMAGES.parent.is_dir():
+            DOC_IMAGES.mkdir(exist_ok=True)
+            shutil.copy(path, DOC_IMAGES / path.name)
+        return path
+
+    return save
+
+
+def upload(path: Path, ctype: str = "image/jpeg"):
+    return (path.name, path.read_bytes(), ctype)
