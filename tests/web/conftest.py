@@ -5,6 +5,7 @@ headless Debian Chromium driven by Playwright."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,31 @@ def shots(tmp_path_factory):
 
 def upload(path: Path, ctype: str = "image/jpeg"):
     return (path.name, path.read_bytes(), ctype)
+
+
+GALLERY = ["alex_lacamoire_img1.jpg", "biden_biden.jpg", "biden_biden2.jpg", "kit_harington_john1.jpeg",
+           "kit_harington_john2.jpeg", "obama_obama.jpg", "obama_obama2.jpg", "rose_leslie_img1.jpg",
+           "rose_leslie_img2.jpg", "test_johnsnow_test1.jpg"]
+
+
+def wait_job(client, job: dict, timeout: float = 300) -> dict:
+    seen = []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        j = client.get(job["status_url"]).json()
+        seen.append(j["progress"])
+        if j["status"] in ("done", "failed"):
+            j["_progress_seen"] = seen
+            return j
+        time.sleep(0.2)
+    raise AssertionError(f"job {job['id']} did not finish in {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def gallery(client, faces_dir):
+    files = [("files", upload(faces_dir / n, "image/png" if n.endswith(".png") else "image/jpeg")) for n in GALLERY]
+    r = client.post("/api/gallery/add", files=files)
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json())
+    assert job["status"] == "done", job
+    return job

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import shutil
 from pathlib import Path
 from typing import Annotated, Any
@@ -299,9 +300,15 @@ def _thumb_url(data: bytes | None) -> str | None:
     return None if not data else "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
 
 
+def shown_name(path: str) -> str:
+    """The name a user gave a file: base name without the server's 8-hex upload prefix."""
+    name = Path(str(path or "")).name
+    return re.sub(r"^[0-9a-f]{8}_", "", name)
+
+
 def _match(m) -> dict[str, Any]:
     d = m.to_dict()
-    d["source"] = Path(str(d.get("source") or "")).name
+    d["source"] = shown_name(d.get("source"))
     d["thumbnail"] = _thumb_url(m.entry.thumbnail)
     return d
 
@@ -337,7 +344,7 @@ def _stats(eng: Engines) -> dict[str, Any]:
         return {"entries": 0, "files": 0, "images": 0, "videos": 0, "file_list": []}
     s = store.stats()
     s.pop("location", None)
-    s["file_list"] = [{"name": Path(f.path).name, "sha256": f.content_hash, "kind": f.kind, "faces": f.n_faces}
+    s["file_list"] = [{"name": shown_name(f.path), "sha256": f.content_hash, "kind": f.kind, "faces": f.n_faces}
                       for f in store.files()]
     return s
 

@@ -22,7 +22,7 @@ class LiveLoop {
     this.ws.binaryType = "arraybuffer";
     this.ws.onopen = () => { this.running = true; if (this.pending) this.settings(this.pending); this.tick(); };
     this.ws.onmessage = (ev) => (typeof ev.data === "string" ? this.text(JSON.parse(ev.data)) : this.frame(ev.data));
-    this.ws.onclose = (ev) => { this.running = false; if (ev.code !== 1000 && this.onError) this.onError(ev.reason || "the connection closed (" + ev.code + ")"); };
+    this.ws.onclose = (ev) => { this.running = false; if (ev.code !== 1000 && !this.fatal && this.onError) this.onError(ev.reason || "the connection closed (" + ev.code + ")"); };
   }
   settings(obj) {
     if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(Object.assign({ type: "settings" }, obj)));
@@ -30,7 +30,7 @@ class LiveLoop {
   }
   text(m) {
     if (m.type === "dropped") { this.sent.delete(m.id); this.stats.dropped = m.dropped; this.tick(); }
-    else if (m.type === "error") { if (m.id !== undefined) { this.sent.delete(m.id); this.tick(); } this.onError && this.onError(m.error); }
+    else if (m.type === "error") { if (m.fatal) this.fatal = true; if (m.id !== undefined) { this.sent.delete(m.id); this.tick(); } this.onError && this.onError(m.error); }
     else if (m.type === "info" && this.onInfo) this.onInfo(m);
   }
   async frame(buf) {
