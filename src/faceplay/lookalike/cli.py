@@ -42,10 +42,13 @@ def gallery() -> None:
               help="Video frames sampled per second.")
 @click.option("--dedupe", type=click.FloatRange(0.0, 1.0), default=0.80, show_default=True,
               help="Cosine similarity at which two faces of one source count as duplicates.")
+@click.option("--attributes", type=click.Choice(["all", "lazy"]), default="all", show_default=True,
+              help="lazy: skip age/gender/expression at ingestion (about 2x faster); lookalike computes them "
+                   "for its few finalists from the stored thumbnails.")
 @click.option("--workers", type=click.IntRange(1, 16), default=None,
               help="Analysis processes [one per CPU core, at most 4].")
 @json_option
-def gallery_add(paths, db, collection, embedding_model, index, video_fps, dedupe, workers, as_json) -> None:
+def gallery_add(paths, db, collection, embedding_model, index, video_fps, dedupe, attributes, workers, as_json) -> None:
     """Add photos and videos (folders are recursed) to the gallery DB.
 
     One entry per photo face and per video person-track (its best face); files
@@ -70,7 +73,7 @@ def gallery_add(paths, db, collection, embedding_model, index, video_fps, dedupe
         store = _open(db, collection, index=index, create=True, dim=FaceSource(model).dim, embedding_model=model)
     faces = FaceSource(store.embedding_model or "sface")
     try:
-        report = Ingester(store, faces, video_fps=video_fps, dedupe_threshold=dedupe).add(
+        report = Ingester(store, faces, video_fps=video_fps, dedupe_threshold=dedupe, attributes=attributes).add(
             paths, progress=progress_enabled(as_json), workers=workers)
         stats = {"entries": store.count()}
     finally:
