@@ -53,8 +53,7 @@ class Engines:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.gl = ThreadPoolExecutor(1, thread_name_prefix="faceplay-gl")
-        self.gallery_pool = ThreadPoolExecutor(1, thread_name_prefix="faceplay-gallery")
+        self._new_pools()
         self.analyzer_lock = threading.Lock()
         self._analyzer = None
         self._relighter = None  # lives on the gl thread
@@ -62,6 +61,10 @@ class Engines:
         self._faces = None  # gallery FaceSource, gallery thread
 
     # -- executors ---------------------------------------------------------
+    def _new_pools(self) -> None:
+        self.gl = ThreadPoolExecutor(1, thread_name_prefix="faceplay-gl")
+        self.gallery_pool = ThreadPoolExecutor(1, thread_name_prefix="faceplay-gallery")
+
     async def on_gl(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.gl, fn, *args)
 
@@ -145,3 +148,4 @@ class Engines:
             with self.analyzer_lock:
                 self._analyzer.close()
                 self._analyzer = None
+        self._new_pools()  # the app can start again (a second lifespan cycle) with fresh threads

@@ -118,3 +118,4 @@ class JobManager:
         for j in list(self.jobs.values()):
             j.stop.set()
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="faceplay-jobs")  # usable again after a restart
