@@ -77,6 +77,19 @@ def test_chinese_speech_comes_back_as_chinese_characters(whisper, zh_wav):
     cjk = [c for c in chars if "\u4e00" <= c <= "\u9fff"]
     assert len(cjk) >= 4, t.text
     assert len(cjk) / len(chars) >= 0.8, t.text
+    # simplified characters by default (Whisper mixes in traditional ones)
+    import opencc
+
+    assert opencc.OpenCC("t2s").convert(t.text) == t.text
+    assert all(w.text in t.text for s in t.segments for w in s.words)
+
+
+def test_chinese_script_conversion_keeps_words():
+    from faceplay.speech.transcribe import _converter
+
+    assert _converter("simplified")("我愛中國，說話") == "我爱中国，说话"
+    assert _converter("traditional")("我爱中国") == "我愛中國"
+    assert _converter("as-is")("我愛中国") == "我愛中国"
 
 
 def test_silence_gives_no_segments_without_running_the_model():

@@ -26,6 +26,7 @@ def _has_video(path: Path) -> bool:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write captions to .srt, .vtt or .json (default: SRT on stdout).")
 @click.option("--burn", type=click.Path(path_type=Path), help="Also write a copy of the video with the captions drawn in (H.264 .mp4, audio kept).")
 @click.option("--lang", "language", type=click.Choice(["auto", "zh", "en"]), default="auto", show_default=True, help="Spoken language; auto picks Chinese or English.")
+@click.option("--zh-script", type=click.Choice(["simplified", "traditional", "as-is"]), default="simplified", show_default=True, help="Characters of Chinese captions.")
 @click.option("--max-chars", type=click.IntRange(4, 200), default=28, show_default=True, help="Max characters per line (a Chinese character counts 2).")
 @click.option("--max-lines", type=click.IntRange(1, 4), default=2, show_default=True, help="Max lines per caption.")
 @click.option("--beam-size", type=click.IntRange(1, 10), default=5, show_default=True, help="Decoder beam size (1 = greedy, faster).")
@@ -37,6 +38,7 @@ def captions(
     output: Path | None,
     burn: Path | None,
     language: str,
+    zh_script: str,
     max_chars: int,
     max_lines: int,
     beam_size: int,
@@ -68,7 +70,7 @@ def captions(
             raise InputError(f"{input_path}: has no video stream, so there is nothing to burn captions into; use -o out.srt")
     show = progress_enabled(as_json)
     t0 = time.perf_counter()
-    transcript = transcribe(input_path, language=language, vad=not no_vad, beam_size=beam_size, threads=threads, progress=show)
+    transcript = transcribe(input_path, language=language, vad=not no_vad, beam_size=beam_size, threads=threads, progress=show, zh_script=zh_script)
     t_asr = time.perf_counter() - t0
     cues = build_cues(transcript, max_chars=max_chars, max_lines=max_lines)
     outputs: dict[str, str] = {}

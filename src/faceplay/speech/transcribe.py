@@ -25,6 +25,9 @@ LANGUAGES = ("zh", "en")
 #: bound the worst case on hard audio to about 3x the normal time.
 TEMPERATURES = (0.0, 0.4, 0.8)
 
+#: Chinese script of the output: Whisper mixes simplified and traditional characters.
+ZH_SCRIPTS = ("simplified", "traditional", "as-is")
+
 
 @dataclass
 class Word:
@@ -83,6 +86,22 @@ def _pick_language(model, audio: np.ndarray, chunks: list[dict]) -> tuple[str, f
     return best, float(scores.get(best, 0.0) / total)
 
 
+def _identity(text: str) -> str:
+    return text
+
+
+def _converter(zh_script: str):
+    """A str → str function converting Chinese characters to the wanted script (OpenCC)."""
+    if zh_script == "as-is":
+        return _identity
+    try:
+        import opencc
+    except ImportError:
+        log.warning("opencc is not installed (pip install 'faceplay[speech]'); Chinese text is left as recognised")
+        return _identity
+    return opencc.OpenCC("t2s" if zh_script == "simplified" else "s2t").convert
+
+
 def transcribe(
     source: str | Path | np.ndarray,
     *,
@@ -93,6 +112,7 @@ def transcribe(
     progress: bool = False,
     min_silence_ms: int = 500,
     model=None,
+    zh_script: str = "simplified",
 ) -> Transcript:
     """Recognise the speech of a video/audio file (or a 16 kHz mono float32 array).
 
@@ -102,6 +122,8 @@ def transcribe(
     without running the recogniser. Words carry their own timestamps.
     ``progress`` shows a tqdm bar (seconds of audio) on stderr. ``model`` is a
     faster-whisper ``WhisperModel`` to use instead of the shared int8 one.
+    ``zh_script`` converts Chinese output to ``"simplified"`` (default) or
+    ``"traditional"`` characters with OpenCC, word by word so timings stay.
     Raises :class:`~faceplay.errors.NoAudioError` for a file without an audio
     track and :class:`~faceplay.errors.UnreadableVideoError` for corrupt files.
     """
@@ -110,6 +132,8 @@ def transcribe(
 
     if language not in ("auto", *LANGUAGES):
         raise ConfigError(f"unsupported language {language!r}; use auto, zh or en")
+    if zh_script not in ZH_SCRIPTS:
+        raise ConfigError(f"unknown Chinese script {zh_script!r}; use {', '.join(ZH_SCRIPTS)}")
     if beam_size < 1:
         raise ConfigError("beam size must be at least 1")
     audio = source.astype(np.float32, copy=False) if isinstance(source, np.ndarray) else load_audio(source)
@@ -137,6 +161,7 @@ def transcribe(
         condition_on_previous_text=False,  # stops one bad segment from derailing the next ones
         temperature=TEMPERATURES,
     )
+    conv = _converter(zh_script) if lang == "zh" else _identity
     segments: list[Segment] = []
     bar = None
     if progress:
@@ -145,8 +170,8 @@ def transcribe(
         bar = tqdm(total=round(duration, 1), unit="s", desc="captions", leave=False, dynamic_ncols=True)
     try:
         for s in seg_iter:
-            words = [Word(w.word, float(w.start), float(w.end), float(w.probability)) for w in (s.words or [])]
-            text = s.text.strip()
+            words = [Word(conv(w.word), float(w.start), float(w.end), float(w.probability)) for w in (s.words or [])]
+            text = conv(s.text.strip())
             if not text:
                 continue
             segments.append(Segment(float(s.start), float(s.end), text, words))
