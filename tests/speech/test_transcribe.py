@@ -90,6 +90,7 @@ def test_chinese_script_conversion_keeps_words():
     assert _converter("simplified")("我愛中國，說話") == "我爱中国，说话"
     assert _converter("traditional")("我爱中国") == "我愛中國"
     assert _converter("as-is")("我愛中国") == "我愛中国"
+    assert _converter("simplified")("你好,世界!OK, fine") == "你好，世界！OK, fine"
 
 
 def test_silence_gives_no_segments_without_running_the_model():

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -90,16 +91,26 @@ def _identity(text: str) -> str:
     return text
 
 
+_FULL_WIDTH = str.maketrans({",": "，", "?": "？", "!": "！", ";": "；", ":": "："})
+_CJK_PUNCT = re.compile(r"(?<=[\u3400-\u9fff])[,?!;:]")
+
+
+def _zh_punct(text: str) -> str:
+    """Full-width punctuation after Chinese characters ("你好," → "你好，")."""
+    return _CJK_PUNCT.sub(lambda m: m.group(0).translate(_FULL_WIDTH), text)
+
+
 def _converter(zh_script: str):
-    """A str → str function converting Chinese characters to the wanted script (OpenCC)."""
+    """A str → str function for Chinese text: wanted script (OpenCC) and full-width punctuation."""
     if zh_script == "as-is":
-        return _identity
+        return _zh_punct
     try:
         import opencc
     except ImportError:
         log.warning("opencc is not installed (pip install 'faceplay[speech]'); Chinese text is left as recognised")
-        return _identity
-    return opencc.OpenCC("t2s" if zh_script == "simplified" else "s2t").convert
+        return _zh_punct
+    cc = opencc.OpenCC("t2s" if zh_script == "simplified" else "s2t")
+    return lambda text: _zh_punct(cc.convert(text))
 
 
 def transcribe(
