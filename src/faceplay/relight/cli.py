@@ -42,8 +42,9 @@ def _build_rig(preset_name, lights, rig_json):
 @click.option("--debug-layers", type=click.Path(), help="Folder for the shading map, masks, normals and mesh overlay (PNG).")
 @click.option("--list-presets", is_flag=True, help="List the presets and exit.")
 @click.option("--gallery", "gallery_flag", is_flag=True, help="Write a contact sheet of INPUT under every preset to -o.")
-@click.option("--matte", type=click.Choice(["auto", "mesh"]), default="auto", show_default=True,
-              help="Foreground matte: the person-matting model when installed (auto) or the face-mesh head matte.")
+@click.option("--matte", type=click.Choice(["auto", "rvm", "mesh"]), default="auto", show_default=True,
+              help="Foreground matte: person segmentation (auto, fast), Robust Video Matting (rvm, finer, slow) "
+                   "or a head matte from the face mesh.")
 @json_option
 def relight(input, output, preset_name, lights, rig_json, strength, blend, debug_layers, list_presets, gallery_flag,
             matte, as_json):

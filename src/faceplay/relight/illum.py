@@ -1,10 +1,10 @@
 """Lighting maths on normal maps: spherical harmonics and the virtual light rigs.
 
 * :func:`sh_basis` / :func:`fit_sh` / :func:`eval_sh`: second-order (9-term)
-  spherical harmonics of irradiance, fitted per colour channel on the face's
-  skin pixels (robustly re-weighted so beard, glasses and highlights count less).
-* :func:`albedo_prior`: splits the fitted DC term into a skin albedo (prior
-  luminance :data:`SKIN_ALBEDO`, the fitted chroma) and the light itself.
+  spherical harmonics of irradiance, fitted on the linear luminance of the
+  face's skin pixels (robustly re-weighted so beard, glasses and highlights
+  count less). The albedo prior: skin of luminance :data:`SKIN_ALBEDO`, so the
+  fitted coefficients divided by it are the light itself.
 * :func:`shade_rig`: diffuse (wrapped for soft / area lights) + Blinn-Phong
   specular of a :class:`~faceplay.relight.lights.Rig` on per-pixel normals,
   with ambient occlusion and the key light's soft shadow.
@@ -37,16 +37,16 @@ def sh_basis(n: np.ndarray) -> np.ndarray:
 
 
 def fit_sh(normals: np.ndarray, colors: np.ndarray, weights: np.ndarray, iterations: int = 3) -> np.ndarray:
-    """Fit (9, 3) SH coefficients so that ``colors ≈ sh_basis(normals) @ coeffs``.
+    """Fit (9, C) SH coefficients so that ``colors ≈ sh_basis(normals) @ coeffs``.
 
-    ``normals`` (M, 3), ``colors`` (M, 3) linear RGB, ``weights`` (M,).
+    ``normals`` (M, 3), ``colors`` (M, C) linear values, ``weights`` (M,).
     Iteratively re-weighted (Cauchy) least squares with a band-wise ridge.
     """
     Y = sh_basis(normals.astype(np.float64))
     c = colors.astype(np.float64)
     w = weights.astype(np.float64)
     scale = max(float((w[:, None] * c).sum() / max(w.sum(), 1e-9)), 1e-3)
-    coeffs = np.zeros((9, 3))
+    coeffs = np.zeros((9, c.shape[1]))
     for _ in range(iterations):
         Yw = Y * w[:, None]
         A = Yw.T @ Y + np.diag(_BAND_REG) * max(w.sum(), 1.0)
@@ -59,13 +59,6 @@ def fit_sh(normals: np.ndarray, colors: np.ndarray, weights: np.ndarray, iterati
 def eval_sh(coeffs: np.ndarray, normals: np.ndarray) -> np.ndarray:
     """Evaluate (9, 3) SH coefficients on normals (..., 3) -> (..., 3)."""
     return sh_basis(normals) @ coeffs
-
-
-def albedo_prior(coeffs: np.ndarray) -> np.ndarray:
-    """Skin albedo (3,) under the prior: fitted chroma, luminance :data:`SKIN_ALBEDO`."""
-    dc = np.maximum(coeffs[0], 1e-4)
-    chroma = dc / dc.mean()
-    return SKIN_ALBEDO * chroma
 
 
 def shade_rig(

@@ -172,9 +172,9 @@ COOL = (0.75, 0.85, 1.0)
 
 PRESETS: dict[str, Rig] = {r.name: r for r in (
     _rig("left", "key light from the image's left side, soft fill",
-         Light(_A, az=-65, el=15, intensity=1.25, size=0.35), Light(_AMB, intensity=0.35)),
+         Light(_A, az=-65, el=15, intensity=1.4, size=0.3), Light(_AMB, intensity=0.25)),
     _rig("right", "key light from the image's right side, soft fill",
-         Light(_A, az=65, el=15, intensity=1.25, size=0.35), Light(_AMB, intensity=0.35)),
+         Light(_A, az=65, el=15, intensity=1.4, size=0.3), Light(_AMB, intensity=0.25)),
     _rig("studio", "classic key + fill + a little ambient",
          Light(_A, az=-40, el=25, intensity=1.0, size=0.5), Light(_A, az=45, el=5, intensity=0.4, size=0.8),
          Light(_AMB, intensity=0.3)),

@@ -80,30 +80,14 @@ def mesh_matte(shape: tuple[int, int], faces_landmarks: list[np.ndarray]) -> np.
     return np.clip(m, 0, 1)
 
 
-class SelfieMatte:
-    """The bundled MediaPipe Selfie segmentation model (ONNX, 256x256) as a soft matte."""
-
-    name = "selfie"
-
-    def __init__(self) -> None:
-        from faceplay.models import onnx_session
-
-        self._sess = onnx_session("selfie", threads=1)
-        self._in = self._sess.get_inputs()[0].name
-
-    def matte(self, rgb: np.ndarray) -> np.ndarray:
-        """(H, W) float32 0..1 foreground probability at the input size."""
-        x = cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_AREA).astype(np.float32)[None] / 255.0
-        y = self._sess.run(None, {self._in: x})[0].reshape(256, 256)
-        return cv2.resize(y, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
-
-
 class Matter:
     """Foreground (person) matte provider.
 
-    Uses ``faceplay.matting`` (PersonSegmenter for photos, VideoMatting for
-    video) when it is importable and its model is installed; otherwise the
-    landmark-derived :func:`mesh_matte`.
+    ``prefer``: ``auto`` — ``faceplay.matting.PersonSegmenter`` (MediaPipe
+    Selfie, fast; smoothed over time by the relighter in video); ``rvm`` —
+    ``faceplay.matting.VideoMatting`` (Robust Video Matting, finer hair, slow
+    on a CPU); ``mesh`` — the landmark-derived :func:`mesh_matte`, also the
+    fallback when no matting model is installed.
     """
 
     def __init__(self, video: bool = False, prefer: str = "auto") -> None:
@@ -120,17 +104,13 @@ class Matter:
         try:
             from faceplay import matting  # type: ignore[attr-defined]
 
-            cls = getattr(matting, "VideoMatting", None) if self.video else None
-            cls = cls or getattr(matting, "PersonSegmenter")
-            self._model = cls()
-            self.source = getattr(self._model, "name", cls.__name__)
+            if self.prefer == "rvm":
+                self._model = matting.VideoMatting(long_side=256)
+            else:
+                self._model = matting.PersonSegmenter("selfie")
+            self.source = getattr(self._model, "name", type(self._model).__name__)
             return
-        except Exception as exc:  # noqa: BLE001 - any failure means: try the next option
-            log.debug("faceplay.matting not usable (%s); trying the selfie model directly", exc)
-        try:
-            self._model = SelfieMatte()
-            self.source = "selfie"
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any failure means: use the fallback
             log.warning("person matting model not available (%s); using a head-and-shoulders matte from the face mesh", exc)
             self._model = None
 
@@ -141,11 +121,7 @@ class Matter:
         w, h = size
         if self._model is not None:
             try:
-                if isinstance(self._model, SelfieMatte):
-                    small = cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_AREA)
-                    m = self._model.matte(small)
-                else:
-                    m = self._matte_from_model(rgb)
+                m = self._matte_from_model(rgb)
                 m = cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
                 # a hard zero in the background: pixels there are left exactly unchanged
                 return np.clip((m - MATTE_ZERO) / (1.0 - 2 * MATTE_ZERO), 0, 1)
@@ -190,4 +166,4 @@ def proxy_normals(matte: np.ndarray, scale: float) -> np.ndarray:
     k = 1.5 * scale
     # surface height ~ d: the normal tilts away from the silhouette's inside; image y is down
     n = np.stack([-gx * k, gy * k, np.ones_like(d)], axis=-1)
-    return n / np.linalg.norm(n, axis=-1, keepdims=True)
+    return n / np.sqrt(np.einsum("...i,...i->...", n, n))[..., None]

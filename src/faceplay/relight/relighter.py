@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 BLEND_MODES = ("ratio", "multiply", "add")
 _GAMMA = 2.2
 _TO_LINEAR = ((np.arange(256) / 255.0) ** _GAMMA).astype(np.float32)
+_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 #: the shading of the original light is never taken below this (avoids exploding gains in black areas)
 SHADING_FLOOR = 0.06
 GAIN_MAX = 8.0
@@ -102,8 +103,14 @@ class Relighter:
     >>> out.image
     """
 
-    def __init__(self, render_max_side: int = 320, subdivision: int = 1, matte: str = "auto", video: bool = False) -> None:
-        self.render_max_side = render_max_side
+    def __init__(self, render_max_side: int | None = None, subdivision: int = 1, matte: str = "auto",
+                 video: bool = False, matte_every: int | None = None) -> None:
+        #: the shading map's resolution (longer side): 320 for photos, 192 for video (speed)
+        self.render_max_side = render_max_side or (192 if video else 320)
+        #: video: run the person segmentation every n-th frame (the matte is smoothed in between)
+        self.matte_every = matte_every or (2 if video else 1)
+        self._frame_no = 0
+        self._last_matte: np.ndarray | None = None
         self.levels = subdivision
         self.matter = Matter(video=video, prefer=matte)
         self._pass = None
@@ -137,7 +144,7 @@ class Relighter:
             if state is not None and state.gain is not None:
                 return self._fade_out(rgb, state)
             msg = "no face found: the image is returned unchanged"
-            log.warning(msg)
+            (log.debug if state is not None else log.warning)(msg)
             return RelightResult(image=rgb.copy(), sh=None, n_faces=0, warnings=[msg])
         t0 = time.perf_counter()
         s = min(1.0, self.render_max_side / max(H, W))
@@ -178,68 +185,91 @@ class Relighter:
                                   softness=1.0 + 4.0 * (key.size if key is not None else 0.0))
         t2 = time.perf_counter()
 
-        # 3. matte and proxy normals
-        matte = self.matter(rgb, [f.landmarks for f in faces], (w, h))
-        if state is not None:
-            state.matte = matte if state.matte is None else 0.5 * matte + 0.5 * state.matte
-            matte = state.matte
-        fw = float(np.mean(widths))
+        # 3. matte (at the render size) and proxy normals, on the foreground's bounding box only
+        self._frame_no += 1
+        if (state is not None and self._last_matte is not None and self._last_matte.shape == (h, w)
+                and self._frame_no % self.matte_every):
+            matte = self._last_matte
+        else:
+            matte = self.matter(low, [np.asarray(f.landmarks)[:, :2] * [sx, sy] for f in faces], (w, h))
+            self._last_matte = matte
         cov = gb.coverage
-        feather = cv2.GaussianBlur(cov, (0, 0), max(0.03 * fw, 0.8)) * cov
         matte = np.maximum(matte, cov)  # the fitted face is always foreground
-        pn = proxy_normals(np.maximum(matte, cov), 0.25 * fw)
-        n = feather[..., None] * gb.normal + (1 - feather[..., None]) * pn
-        n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-6)
+        if state is not None:
+            if state.matte is not None and state.matte.shape == matte.shape:
+                matte = 0.5 * matte + 0.5 * state.matte
+            state.matte = matte
+        fw = float(np.mean(widths))
+        ys, xs = np.nonzero(matte > 0)
+        y0, y1 = max(int(ys.min()) - 2, 0), min(int(ys.max()) + 3, h)
+        x0, x1 = max(int(xs.min()) - 2, 0), min(int(xs.max()) + 3, w)
+        B = (slice(y0, y1), slice(x0, x1))
+        mt, cv = matte[B], cov[B]
+        # 0 at the mesh border, 1 a little inside: face normals fade into proxy normals without a seam
+        feather = np.clip(2.0 * cv2.GaussianBlur(cv, (0, 0), max(0.045 * fw, 0.8)) - 1.0, 0.0, 1.0) * cv
+        pn = proxy_normals(mt, 0.25 * fw)
+        f3 = feather[..., None]
+        n = f3 * gb.normal[B] + (1 - f3) * pn
+        n /= np.maximum(np.sqrt(np.einsum("...i,...i->...", n, n)), 1e-6)[..., None]
         t3 = time.perf_counter()
 
         # 4. estimate the original light (SH, albedo prior) on skin pixels
-        lin = _TO_LINEAR[low]
         sel = (cov > 0.5) & (gb.skin > 0.5)
         if sel.sum() < 30:
             sel = cov > 0.5
-        wts = gb.skin[sel].clip(0.05, 1.0)
-        lum = lin[sel].mean(1)
-        wts = wts * ((lum > 0.002) & (lum < 0.97))  # ignore clipped pixels
-        coeffs = illum.fit_sh(gb.normal[sel], lin[sel], wts) if sel.sum() >= 10 else None
+        idx = np.flatnonzero(sel)
+        if idx.size > 3000:  # a regular subsample is plenty for 27 coefficients
+            idx = idx[:: int(np.ceil(idx.size / 3000))]
+        coeffs = None
+        if idx.size >= 10:
+            lin = _TO_LINEAR[low.reshape(-1, 3)[idx]] @ _LUMA[:, None]
+            wts = gb.skin.reshape(-1)[idx].clip(0.05, 1.0)
+            lum = lin[:, 0]
+            wts = wts * ((lum > 0.002) & (lum < 0.97))  # ignore clipped pixels
+            coeffs = illum.fit_sh(gb.normal.reshape(-1, 3)[idx], lin, wts)
         if coeffs is None:
             msg = "face too small to estimate its lighting: the image is returned unchanged"
-            log.warning(msg)
+            (log.debug if state is not None else log.warning)(msg)
             return RelightResult(image=rgb.copy(), sh=None, n_faces=len(faces), warnings=[msg])
-        rho = illum.albedo_prior(coeffs)
-        sh_light = coeffs / rho[None, :]
+        # albedo prior: skin of luminance SKIN_ALBEDO; the light is grey (its colour cast stays in the photo)
+        sh_light = np.repeat(coeffs / illum.SKIN_ALBEDO, 3, axis=1)
         if state is not None:
             state.sh = sh_light if state.sh is None else state.sh_alpha * sh_light + (1 - state.sh_alpha) * state.sh
             sh_light = state.sh
-        old = np.maximum(illum.eval_sh(sh_light, n), SHADING_FLOOR).astype(np.float32)
+        old = np.maximum(illum.eval_sh(sh_light.astype(np.float32), n), SHADING_FLOOR).astype(np.float32)
         t4 = time.perf_counter()
 
         # 5. the new light
         ctr = np.array([np.mean([c[0] for c in centers]), h - np.mean([c[1] for c in centers]), 0.0])
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        pos = np.stack([xx, h - yy, np.zeros_like(xx)], -1)
-        ao = gb.ao * feather + (1 - feather)
-        vis = gb.shadow * feather + (1 - feather)
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        pos = np.stack([xx, h - yy, np.zeros_like(xx)], -1) if any(l.type == "point" for l in rig.lights) else None
+        ao = gb.ao[B] * feather + (1 - feather)
+        vis = gb.shadow[B] * feather + (1 - feather)
         new, spec = illum.shade_rig(rig, n, pos, ao, vis, face_width=fw, face_center=ctr)
         if rig.sh is not None:
-            new = new + illum.eval_sh(rig.sh, n).astype(np.float32) * rig.exposure
+            new = new + illum.eval_sh(rig.sh.astype(np.float32), n).astype(np.float32) * rig.exposure
 
         if blend == "ratio":
-            denom = old if rig.neutralize >= 1 else old ** rig.neutralize * _face_mean(old, cov) ** (1 - rig.neutralize)
-            gain = new / denom
+            denom = old if rig.neutralize >= 1 else old ** rig.neutralize * _face_mean(old, cv) ** (1 - rig.neutralize)
+            gain_c = new / denom
         elif blend == "multiply":
-            gain = new / _face_mean(new, cov)
+            gain_c = new / _face_mean(new, cv)
         else:  # add
-            gain = 1.0 + new / _face_mean(old, cov) * 0.5
-        gain = np.clip(gain, 0.0, GAIN_MAX)
+            gain_c = 1.0 + new / _face_mean(old, cv) * 0.5
+        np.clip(gain_c, 0.0, GAIN_MAX, out=gain_c)
+        # hair, neck and body (proxy normals): a gentler, bounded version of the face's gain
+        gain_c = f3 * gain_c + (1 - f3) * np.clip(gain_c, 0.35, 3.0) ** 0.75
         # light falls off beyond the face (hair, neck, body keep some of it)
-        d = np.full((h, w), np.inf, np.float32)
+        d = np.full(mt.shape, np.inf, np.float32)
         for c, wd in zip(centers, widths):
             d = np.minimum(d, np.hypot(xx - c[0], yy - c[1]) / max(wd, 1.0))
         fall = np.exp(-np.maximum(d - 0.6, 0) ** 2 / (2 * 1.2 ** 2)).astype(np.float32)
-        region = np.clip(matte * fall, 0, 1)
-        region = np.maximum(region, cov)
-        spec = spec * (feather * gb.skin.clip(0.3, 1.0) + 0.25 * (1 - feather))[..., None] * region[..., None]
-        gain = 1.0 + region[..., None] * (gain - 1.0)
+        region = np.maximum(np.clip(mt * fall, 0, 1), cv)[..., None]
+        spec_c = spec * (feather * gb.skin[B].clip(0.3, 1.0) + 0.08 * (1 - feather))[..., None] * region
+        gain = np.ones((h, w, 3), np.float32)
+        gain[B] = 1.0 + region * (gain_c - 1.0)
+        spec = np.zeros((h, w, 3), np.float32)
+        spec[B] = spec_c
         if state is not None:
             a = state.map_alpha
             if state.gain is not None and state.gain.shape == gain.shape:
@@ -254,8 +284,14 @@ class Relighter:
                         "estimate_ms": (t4 - t3) * 1e3, "shade_ms": (t5 - t4) * 1e3, "blend_ms": (t6 - t5) * 1e3}
         layers = None
         if keep_layers:
-            layers = Layers(normals=n, face=cov, skin=gb.skin * cov, matte=matte, shadow=gb.shadow, old_shading=old,
-                            new_shading=new, specular=spec, gain=gain, meshes=full_meshes, triangles=tris)
+            def full(x, fill):
+                o = np.full((h, w) + x.shape[2:], fill, np.float32)
+                o[B] = x
+                return o
+
+            layers = Layers(normals=full(n, 0.0), face=cov, skin=gb.skin * cov, matte=matte, shadow=gb.shadow,
+                            old_shading=full(old, 0.0), new_shading=full(new, 0.0), specular=spec, gain=gain,
+                            meshes=full_meshes, triangles=tris)
         return RelightResult(image=out, sh=sh_light, n_faces=len(faces), layers=layers)
 
     def estimate(self, rgb: np.ndarray, faces: list) -> Rig:
@@ -267,10 +303,6 @@ class Relighter:
     def composite(rgb: np.ndarray, gain: np.ndarray, spec: np.ndarray, matte: np.ndarray, strength: float, rig: Rig) -> np.ndarray:
         """Blend the low-resolution gain / highlight maps onto the full-resolution image."""
         H, W = rgb.shape[:2]
-        g = np.power(np.maximum(gain, 0.0), 1.0 / _GAMMA).astype(np.float32)
-        eff = 1.0 + strength * (g - 1.0)
-        sp = (strength * np.power(np.clip(spec, 0, 1), 1.0 / _GAMMA)).astype(np.float32)
-        touched = (np.abs(eff - 1.0).max(-1) > 1e-6) | (sp.max(-1) > 1e-6)
         out = rgb.copy()
         if rig.background > 0 and strength > 0:
             tint = _rig_tint(rig)
@@ -278,23 +310,39 @@ class Relighter:
             mfull = cv2.resize(matte, (W, H), interpolation=cv2.INTER_LINEAR)[..., None]
             mix = (1 - mfull) * bg + mfull
             out = np.clip(out.astype(np.float32) * mix + 0.5, 0, 255).astype(np.uint8)
-        if not touched.any():
+        if strength <= 0:
             return out
-        ys, xs = np.nonzero(touched)
         h, w = gain.shape[:2]
-        x0, x1 = max(xs.min() - 1, 0), min(xs.max() + 2, w)
-        y0, y1 = max(ys.min() - 1, 0), min(ys.max() + 2, h)
-        X0, X1 = int(np.floor(x0 * W / w)), int(np.ceil(x1 * W / w))
-        Y0, Y1 = int(np.floor(y0 * H / h)), int(np.ceil(y1 * H / h))
-        X1, Y1 = min(X1, W), min(Y1, H)
-        # resize the whole low-res map, then cut the box (keeps sampling exact at the borders)
-        eff_full = cv2.resize(eff, (W, H), interpolation=cv2.INTER_LINEAR)[Y0:Y1, X0:X1]
-        sp_full = cv2.resize(sp, (W, H), interpolation=cv2.INTER_LINEAR)[Y0:Y1, X0:X1]
+        # rows / columns where the maps differ from neutral (flattened channels: fast reductions)
+        touched = ((gain != 1.0) | (spec > 0)).reshape(h, w * 3)
+        rows = np.flatnonzero(touched.any(1))
+        cols = np.flatnonzero(touched.any(0).reshape(w, 3).any(1))
+        if rows.size == 0:
+            return out
+        ly0, ly1 = max(rows[0] - 1, 0), min(rows[-1] + 2, h)
+        lx0, lx1 = max(cols[0] - 1, 0), min(cols[-1] + 2, w)
+        box = (slice(ly0, ly1), slice(lx0, lx1))
+        eff = cv2.pow(np.maximum(gain[box], 0.0), 1.0 / _GAMMA)
+        eff = 1.0 + strength * (eff - 1.0)
+        sp = strength * cv2.pow(np.clip(spec[box], 0.0, 1.0), 1.0 / _GAMMA)
+        fx, fy = w / W, h / H
+        # the full-res box whose bilinear samples can differ from 1 / 0
+        X0, X1 = max(int(np.floor((lx0 + 0.5) / fx - 0.5)), 0), min(int(np.ceil((lx1 - 0.5) / fx + 0.5)), W)
+        Y0, Y1 = max(int(np.floor((ly0 + 0.5) / fy - 0.5)), 0), min(int(np.ceil((ly1 - 0.5) / fy + 0.5)), H)
+        # bilinear upsampling of just that box (the sampling grid of cv2.resize)
+        M = np.array([[fx, 0, (X0 + 0.5) * fx - 0.5 - lx0], [0, fy, (Y0 + 0.5) * fy - 0.5 - ly0]], np.float64)
+        size = (X1 - X0, Y1 - Y0)
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        eff_full = cv2.warpAffine(eff, M, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
         crop = out[Y0:Y1, X0:X1].astype(np.float32)
         crop *= eff_full
         np.clip(crop, 0, 255, out=crop)
-        crop += sp_full * (255.0 - crop)
-        out[Y0:Y1, X0:X1] = np.clip(crop + 0.5, 0, 255).astype(np.uint8)
+        if sp.max() > 0.5 / 255:
+            sp_full = cv2.warpAffine(sp, M, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+            crop += sp_full * (255.0 - crop)
+        crop += 0.5
+        np.clip(crop, 0, 255, out=crop)
+        out[Y0:Y1, X0:X1] = crop.astype(np.uint8)
         return out
 
     def _fade_out(self, rgb: np.ndarray, state: RelightState) -> RelightResult:
