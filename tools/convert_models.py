@@ -451,6 +451,15 @@ def tf_reference(model_json: Path):
     return graph, model["signature"]
 
 
+def _stamp(onnx_path: Path, spec: dict) -> None:
+    """Replace tf2onnx's doc string (it names our temp folder) by the source, so re-runs are byte-identical."""
+    import onnx
+
+    model = onnx.load(str(onnx_path))
+    model.graph.doc_string = f"converted from npm {NPM_PACKAGE}@{NPM_VERSION} models/{spec['json']} by tools/convert_models.py"
+    onnx.save(model, str(onnx_path))
+
+
 def _tensor(name: str) -> str:
     return name if ":" in name else name + ":0"
 
@@ -474,6 +483,7 @@ def inner(args: argparse.Namespace) -> int:
             check=True,
             capture_output=not args.verbose,
         )
+        _stamp(onnx_out, spec)
         graph, sig = tf_reference(mjson)
         outs = {k: _tensor(v["name"]) for k, v in sig["outputs"].items()}
         ins = {k.split(":")[0]: _tensor(v["name"]) for k, v in sig["inputs"].items()}
