@@ -135,7 +135,7 @@ def avatar(input, output, avatars, mode, do_list, export_name, gallery, skin, ha
             from faceplay.media.image import read_image, write_image
 
             rgb = read_image(input)
-            faces = fx.analyzer.analyze(rgb, fields=("age", "gender", "skin_tone", "face_shape") if fx.needs_attributes() else ())
+            faces = fx.detect(rgb)
             out = fx.process_image(rgb, faces)
             if out.ndim == 3 and out.shape[2] == 4:
                 from PIL import Image

@@ -223,6 +223,29 @@ class AvatarEffect:
         return out
 
     # -- photos ----------------------------------------------------------------------
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        """Faces of a photo, with the attributes automatic configuration needs.
+
+        When an attribute model cannot run, the avatar keeps its defaults (a
+        warning says why) instead of failing the whole effect.
+        """
+        faces = self.analyzer.analyze(rgb)
+        if faces and self.needs_attributes():
+            self.add_attributes(rgb, faces)
+        return faces
+
+    def add_attributes(self, rgb: np.ndarray, faces: Sequence[Face]) -> None:
+        """Compute gender, age, skin tone and face shape for ``faces`` (best effort)."""
+        from faceplay.errors import ModelError
+        from faceplay.media.frame import Frame
+
+        try:
+            self.analyzer.complete(Frame(np.ascontiguousarray(rgb)), list(faces), ATTRIBUTE_FIELDS)
+        except ModelError as exc:
+            if not getattr(self, "_warned_attr", False):
+                log.warning("face attributes unavailable (%s); avatars use their default options", exc)
+                self._warned_attr = True
+
     def process_image(self, rgb: np.ndarray, faces: Sequence[Face] | None = None) -> np.ndarray:
         """Apply the effect to one photo (RGB uint8). Faces are detected when not given.
 
@@ -230,8 +253,7 @@ class AvatarEffect:
         avatar-only mode where the result is empty.
         """
         if faces is None:
-            fields = ATTRIBUTE_FIELDS if self.needs_attributes() else ()
-            faces = self.analyzer.analyze(rgb, fields=fields)
+            faces = self.detect(rgb)
         faces = list(faces)[: self.max_faces]
         if not faces:
             log.warning("no face found; the image is returned unchanged")
@@ -340,9 +362,7 @@ class AvatarStream:
         new = [f for f in faces if f.track_id not in self._seen]
         if new and self.fields:
             t0 = time.perf_counter()
-            from faceplay.media.frame import Frame
-
-            self.fx.analyzer.complete(Frame(np.ascontiguousarray(rgb)), new, self.fields)
+            self.fx.add_attributes(rgb, new)
             self.fx.times.add("attributes", time.perf_counter() - t0)
         self._seen.update(f.track_id for f in faces)
         self.last_faces = faces
