@@ -91,8 +91,11 @@ class RelightState:
     gain: np.ndarray | None = None
     spec: np.ndarray | None = None
     matte: np.ndarray | None = None
-    sh_alpha: float = 0.35  #: EMA weight of a new SH estimate
-    map_alpha: float = 0.6  #: EMA weight of new gain / highlight maps
+    #: EMA weight of a new SH estimate per band (0, 1, 2): the overall level follows the input at once,
+    #: so brightness flicker of the input is neutralised; the direction is smoothed
+    sh_alpha: tuple[float, float, float] = (1.0, 0.3, 0.2)
+    map_alpha: float = 1.0  #: EMA weight of new gain / highlight maps (1 = no smoothing)
+    fade: float = 0.7  #: per frame, how much of the relight is kept after the face is lost
 
 
 class Relighter:
@@ -234,7 +237,11 @@ class Relighter:
         # albedo prior: skin of luminance SKIN_ALBEDO; the light is grey (its colour cast stays in the photo)
         sh_light = np.repeat(coeffs / illum.SKIN_ALBEDO, 3, axis=1)
         if state is not None:
-            state.sh = sh_light if state.sh is None else state.sh_alpha * sh_light + (1 - state.sh_alpha) * state.sh
+            if state.sh is None:
+                state.sh = sh_light
+            else:
+                a = np.array([state.sh_alpha[0]] + [state.sh_alpha[1]] * 3 + [state.sh_alpha[2]] * 5)[:, None]
+                state.sh = a * sh_light + (1 - a) * state.sh
             sh_light = state.sh
         old = np.maximum(illum.eval_sh(sh_light.astype(np.float32), n), SHADING_FLOOR).astype(np.float32)
         t4 = time.perf_counter()
@@ -347,9 +354,9 @@ class Relighter:
 
     def _fade_out(self, rgb: np.ndarray, state: RelightState) -> RelightResult:
         """Video: a face was lost — ease the last gain back to neutral instead of jumping."""
-        a = state.map_alpha
-        state.gain = 1.0 + (1 - a) * (state.gain - 1.0)
-        state.spec = (1 - a) * state.spec
+        keep = state.fade
+        state.gain = 1.0 + keep * (state.gain - 1.0)
+        state.spec = keep * state.spec
         if np.abs(state.gain - 1).max() < 0.01:
             state.gain = None
             return RelightResult(image=rgb.copy(), sh=None, n_faces=0)

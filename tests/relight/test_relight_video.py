@@ -1,0 +1,75 @@
+"""Relighting video: the Hamilton clip keeps its frames and audio and does not flicker."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from faceplay.relight.lights import preset
+from faceplay.relight.masks import face_polygon
+
+
+def _face_luma_series(path, polygons=None):
+    """Mean luma inside each tracked face per frame ({track_id: luma} per frame) and the polygons used."""
+    from faceplay.face.track import FaceTracker
+    from faceplay.media.video import VideoReader
+
+    series, polys = [], []
+    with VideoReader(path) as reader, FaceTracker(max_faces=3) as tracker:
+        for i, frame in enumerate(reader):
+            if polygons is None:
+                faces = tracker.update(frame.rgb, frame.timestamp)
+                p = [(f.track_id, face_polygon(f.landmarks).astype(np.int32)) for f in faces]
+            else:
+                p = polygons[i]
+            polys.append(p)
+            y = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY).astype(np.float64)
+            d = {}
+            for tid, poly in p:
+                m = np.zeros(y.shape, np.uint8)
+                cv2.fillPoly(m, [poly], 1)
+                if m.sum() > 50:
+                    d[tid] = y[m > 0].mean()
+            series.append(d)
+    return series, polys
+
+
+def _relative_flicker(series) -> tuple[float, int]:
+    """Mean |ΔL| / L between consecutive frames of the same track (Weber contrast of the change)."""
+    v = [abs(s[k] - p[k]) / max(0.5 * (s[k] + p[k]), 1.0) for p, s in zip(series, series[1:]) for k in s if k in p]
+    return float(np.mean(v)), len(v)
+
+
+@pytest.fixture(scope="module")
+def relit_hamilton(hamilton, tmp_path_factory):
+    from faceplay.relight.api import relight_video
+
+    out = tmp_path_factory.mktemp("relight") / "hamilton_studio.mp4"
+    info = relight_video(hamilton, out, preset("studio"), 0.8)
+    return out, info
+
+
+def test_hamilton_keeps_frame_count_rate_and_audio(hamilton, relit_hamilton):
+    from faceplay.media.video import probe
+
+    out, info = relit_hamilton
+    a, b = probe(hamilton), probe(out)
+    assert b["frames"] == a["frames"] == info["frames"] == 275
+    assert b["fps"] == pytest.approx(a["fps"], rel=1e-3)
+    assert a["has_audio"] and b["has_audio"]
+    assert b["duration"] == pytest.approx(a["duration"], abs=0.1)
+    assert info["frames_with_faces"] > 100
+
+
+def test_hamilton_face_luminance_does_not_flicker_more_than_the_input(hamilton, relit_hamilton):
+    out, _ = relit_hamilton
+    before, polys = _face_luma_series(hamilton)
+    after, _ = _face_luma_series(out, polys)  # the same face regions, measured on the output
+    fb, n = _relative_flicker(before)
+    fa, _ = _relative_flicker(after)
+    assert n > 100
+    assert fa <= fb, f"relative frame-to-frame face luminance change: input {fb:.4f}, output {fa:.4f}"
+    # and the preset did change the faces
+    changed = [abs(after[i][k] - before[i][k]) for i in range(len(before)) for k in before[i] if k in after[i]]
+    assert np.mean(changed) > 5
