@@ -83,8 +83,8 @@ MODELS: dict[str, dict] = {
         "kind": "face",
         "size": (224, 224),
         "grey": False,
-        "range": (0.0, 1.0),
-        "input_note": "NHWC float32 RGB in 0..1; square crop of the face: landmark bounding box enlarged 1.5x around its centre, de-rotated by the eye-line roll",
+        "range": (0.0, 255.0),
+        "input_note": "NHWC float32 RGB in 0..255 (not 0..1: Human multiplies its 0..1 crop by 255); square crop of the face: landmark bounding box enlarged 1.2x around its centre, de-rotated by the eye-line roll",
     },
     "gear": {
         "json": "gear.json",
@@ -212,7 +212,7 @@ def fetch_from_registry(tmp: Path) -> Path:
 
 
 def face_crops(faces_dir: Path, max_faces: int = 8):
-    """Real face crops (square, 1.5x landmark box, de-rotated) as float32 RGB 0..1 at 256 px."""
+    """Real face crops as in faceplay.face.attributes (square, 1.2x landmark box, de-rotated), float32 RGB 0..1, 256 px."""
     import cv2
     import mediapipe as mp
     import numpy as np
@@ -239,7 +239,7 @@ def face_crops(faces_dir: Path, max_faces: int = 8):
             for f in res.face_landmarks:
                 pts = np.array([[q.x * w, q.y * h] for q in f], np.float32)
                 lo, hi = pts.min(0), pts.max(0)
-                c, side = (lo + hi) / 2, float((hi - lo).max()) * 1.5
+                c, side = (lo + hi) / 2, float((hi - lo).max()) * 1.2
                 eye_r, eye_l = pts[468], pts[473]
                 ang = float(np.degrees(np.arctan2(eye_l[1] - eye_r[1], eye_l[0] - eye_r[0])))
                 m = cv2.getRotationMatrix2D((float(c[0]), float(c[1])), ang, 256.0 / side)
@@ -513,7 +513,8 @@ def main() -> int:
     ap.add_argument("--venv", default="/tmp/faceplay-tfvenv", help="throw-away tensorflow venv (created when missing)")
     ap.add_argument("--out", default=str(ROOT / "src/faceplay/models/files"), help="where the .onnx files go")
     ap.add_argument("--faces", default=str(ROOT.parent / "shared/data/faces"), help="real photos for verification")
-    ap.add_argument("--manifest-snippet", default=str(ROOT / "tools/converted_models.json"), help="write manifest entries + report here")
+    ap.add_argument("--manifest-snippet", default=str(Path(tempfile.gettempdir()) / "faceplay-converted-models.json"),
+                    help="write manifest entries + report here")
     ap.add_argument("--tolerance", type=float, default=1e-3, help="fail when any max abs diff exceeds this")
     ap.add_argument("--verbose", action="store_true", help="show tf2onnx output")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
