@@ -341,15 +341,13 @@ class Relighter:
         size = (X1 - X0, Y1 - Y0)
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         eff_full = cv2.warpAffine(eff, M, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-        crop = out[Y0:Y1, X0:X1].astype(np.float32)
-        crop *= eff_full
-        np.clip(crop, 0, 255, out=crop)
+        # saturating, rounding multiply straight into uint8 (an exact 1.0 leaves a pixel as it was)
+        crop = cv2.multiply(out[Y0:Y1, X0:X1], eff_full, dtype=cv2.CV_8U)
         if sp.max() > 0.5 / 255:
+            # screen blend of the highlights: crop + sp * (255 - crop)
             sp_full = cv2.warpAffine(sp, M, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-            crop += sp_full * (255.0 - crop)
-        crop += 0.5
-        np.clip(crop, 0, 255, out=crop)
-        out[Y0:Y1, X0:X1] = crop.astype(np.uint8)
+            crop = cv2.add(crop, cv2.multiply(255 - crop, sp_full, dtype=cv2.CV_8U))
+        out[Y0:Y1, X0:X1] = crop
         return out
 
     def _fade_out(self, rgb: np.ndarray, state: RelightState) -> RelightResult:
