@@ -20,6 +20,7 @@ BENCHES: dict[str, str] = {
     "lookalike": "faceplay.lookalike.bench:lookalike",
     "relight": "faceplay.relight.bench:relight",
     "captions": "faceplay.speech.bench:captions",
+    "web": "faceplay.web.bench:web",
 }
 
 

@@ -60,4 +60,8 @@ def serve(host, port, db, token, data_dir, max_upload_mb, max_pixels, as_json) -
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             ws_max_size=16 * 1024 * 1024, timeout_graceful_shutdown=10)
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled: the shut-down was clean
+        pass
+    log.info("faceplay web app stopped")

@@ -5,7 +5,8 @@ shared across threads at will, and OpenGL contexts are per thread. So
 
 * photo analysis runs under one lock (``analyzer``),
 * everything that renders (live frames, photo relight / avatar) runs on one
-  dedicated ``gl`` thread,
+  dedicated ``gl`` thread; live frames are decoded and tracked on a ``track``
+  thread first, so the two stages of consecutive frames overlap on 2 cores,
 * every gallery operation runs on one ``gallery`` thread,
 * video jobs run on the ``jobs`` thread (with its own GL context).
 """
@@ -57,16 +58,21 @@ class Engines:
         self.analyzer_lock = threading.Lock()
         self._analyzer = None
         self._relighter = None  # lives on the gl thread
+        self._live_relighter = None  # gl thread
         self._store = None  # lives on the gallery thread
         self._faces = None  # gallery FaceSource, gallery thread
 
     # -- executors ---------------------------------------------------------
     def _new_pools(self) -> None:
         self.gl = ThreadPoolExecutor(1, thread_name_prefix="faceplay-gl")
+        self.track_pool = ThreadPoolExecutor(1, thread_name_prefix="faceplay-track")
         self.gallery_pool = ThreadPoolExecutor(1, thread_name_prefix="faceplay-gallery")
 
     async def on_gl(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.gl, fn, *args)
+
+    async def on_track(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.track_pool, fn, *args)
 
     async def on_gallery(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.gallery_pool, fn, *args)
@@ -95,6 +101,18 @@ class Engines:
 
             self._relighter = Relighter()
         return self._relighter
+
+    def live_relighter(self):
+        """One relighter shared by every live session (each keeps its own RelightState).
+
+        It uses the mesh matte: the selfie / RVM mattes cost 200+ ms a frame on
+        a 2-core CPU, and the mesh matte keeps no per-stream state.
+        """
+        if self._live_relighter is None:
+            from faceplay.relight.relighter import Relighter
+
+            self._live_relighter = Relighter(video=True, matte="mesh")
+        return self._live_relighter
 
     # -- gallery (gallery thread) -----------------------------------------
     def store(self, create: bool = False):
@@ -126,9 +144,11 @@ class Engines:
     def close(self) -> None:
         """Release every model on the thread that owns it, then stop the executors."""
         def close_gl():
-            if self._relighter is not None:
-                self._relighter.close()
-                self._relighter = None
+            for name in ("_relighter", "_live_relighter"):
+                obj = getattr(self, name)
+                if obj is not None:
+                    obj.close()
+                    setattr(self, name, None)
 
         def close_gallery():
             if self._faces is not None:
@@ -138,6 +158,7 @@ class Engines:
                 self._store.close()
                 self._store = None
 
+        self.track_pool.shutdown(wait=True, cancel_futures=True)
         for pool, fn in ((self.gl, close_gl), (self.gallery_pool, close_gallery)):
             try:
                 pool.submit(fn).result(timeout=30)

@@ -44,7 +44,6 @@ class LiveEffect:
         self.effect = effect
         self.engines = engines
         self.tracker = None
-        self.relighter = None
         self.relight_state = None
         self.avatar = None
         self.settings: dict[str, Any] = {"preset": "studio", "strength": 0.8}
@@ -82,10 +81,8 @@ class LiveEffect:
             self.avatar = None
         return None
 
-    def process(self, jpeg: bytes, max_pixels: int, quality: int) -> tuple[bytes, int, dict | None]:
-        """One frame: decode → track → effect → JPEG. Returns (jpeg, faces, info)."""
-        import cv2
-
+    def track(self, jpeg: bytes, max_pixels: int):
+        """Stage 1 (track thread): decode the JPEG and track the face. Returns (rgb, faces)."""
         rgb = decode_jpeg_frame(jpeg, max_pixels)
         if self.tracker is None:
             from faceplay.face.track import FaceTracker
@@ -93,18 +90,22 @@ class LiveEffect:
             self.tracker = FaceTracker(max_faces=1)
         ts = max(time.monotonic() - self.t0, self.last_ts + 1e-3)
         self.last_ts = ts
-        faces = self.tracker.update(rgb, ts)
+        return rgb, self.tracker.update(rgb, ts)
+
+    def render(self, rgb, faces, quality: int) -> tuple[bytes, int, dict | None]:
+        """Stage 2 (gl thread): apply the effect and encode the JPEG. Returns (jpeg, faces, info)."""
+        import cv2
+
         info = None
         if self.effect == "relight":
-            if self.relighter is None:
-                from faceplay.relight.relighter import Relighter, RelightState
+            if self.relight_state is None:
+                from faceplay.relight.relighter import RelightState
 
-                # the mesh matte: the selfie/RVM mattes cost 200+ ms a frame on a 2-core CPU
-                self.relighter = Relighter(video=True, matte="mesh")
                 self.relight_state = RelightState()
             if self.rig is None:
                 self.configure({})
-            out = self.relighter.relight(rgb, faces, self.rig, self.settings["strength"], state=self.relight_state).image
+            relighter = self.engines.live_relighter()
+            out = relighter.relight(rgb, faces, self.rig, self.settings["strength"], state=self.relight_state).image
         else:
             from faceplay.web import avatar_glue
 
@@ -116,14 +117,20 @@ class LiveEffect:
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
         return buf.tobytes(), len(faces), info
 
+    def process(self, jpeg: bytes, max_pixels: int, quality: int) -> tuple[bytes, int, dict | None]:
+        """Both stages on the calling thread (benchmark baseline)."""
+        rgb, faces = self.track(jpeg, max_pixels)
+        return self.render(rgb, faces, quality)
+
     def close(self) -> None:
-        for obj in (self.tracker, self.relighter, self.avatar):
+        for obj in (self.tracker, self.avatar):
             if obj is not None:
                 try:
                     obj.close()
                 except Exception as exc:  # noqa: BLE001 - closing is best effort
                     log.warning("closing a live session object failed: %s", exc)
-        self.tracker = self.relighter = self.avatar = None
+        self.tracker = self.avatar = None
+        self.relight_state = None
 
 
 @router.websocket("/ws/live/{effect}")
@@ -220,35 +227,58 @@ class _Session:
                     await self.send_json({"type": "error", "error": str(exc)})
 
     async def work(self) -> None:
-        while True:
-            await self.ready.wait()
-            self.ready.clear()
-            if self.closed:
-                return
-            item, self.latest = self.latest, None
-            if item is None:
-                continue
-            fid, jpeg = item
-            t0 = time.perf_counter()
-            try:
-                out, n_faces, info = await self.engines.on_gl(
-                    self.fx.process, jpeg, self.settings.max_frame_pixels, self.settings.live_jpeg_quality)
-            except ValueError as exc:
-                await self._safe_json({"type": "error", "error": str(exc), "id": fid})
-                continue
-            except Exception as exc:  # noqa: BLE001 - one bad frame must not end the session
-                log.exception("live %s frame failed", self.fx.effect)
-                await self._safe_json({"type": "error", "error": f"{type(exc).__name__}: {exc}", "id": fid})
-                continue
-            ms = (time.perf_counter() - t0) * 1000.0
-            self.processed += 1
-            try:
-                async with self.send_lock:
-                    await self.ws.send_bytes(HEADER.pack(fid, ms, self.dropped, n_faces) + out)
-                if info:
-                    await self.send_json({"type": "info", **info})
-            except Exception:  # noqa: BLE001 - the client went away
-                return
+        """Take the newest frame, track it, hand it to the render stage, repeat.
+
+        At most two frames of a session are in the pipeline (one tracking, one
+        rendering); frames arriving meanwhile replace the waiting one (dropped).
+        """
+        previous: asyncio.Task | None = None
+        try:
+            while True:
+                await self.ready.wait()
+                self.ready.clear()
+                if self.closed:
+                    return
+                item, self.latest = self.latest, None
+                if item is None:
+                    continue
+                fid, jpeg = item
+                t0 = time.perf_counter()
+                try:
+                    rgb, faces = await self.engines.on_track(self.fx.track, jpeg, self.settings.max_frame_pixels)
+                except ValueError as exc:
+                    await self._safe_json({"type": "error", "error": str(exc), "id": fid})
+                    continue
+                except Exception as exc:  # noqa: BLE001 - one bad frame must not end the session
+                    log.exception("live %s tracking failed", self.fx.effect)
+                    await self._safe_json({"type": "error", "error": f"{type(exc).__name__}: {exc}", "id": fid})
+                    continue
+                if previous is not None:
+                    await previous  # keep frame order and at most one frame waiting to render
+                previous = asyncio.create_task(self.finish(fid, rgb, faces, t0))
+                if self.latest is not None:
+                    self.ready.set()
+        finally:
+            if previous is not None:
+                await previous
+
+    async def finish(self, fid: int, rgb, faces, t0: float) -> None:
+        """Stage 2: render + send (runs while the next frame is being tracked)."""
+        try:
+            out, n_faces, info = await self.engines.on_gl(self.fx.render, rgb, faces, self.settings.live_jpeg_quality)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("live %s frame failed", self.fx.effect)
+            await self._safe_json({"type": "error", "error": f"{type(exc).__name__}: {exc}", "id": fid})
+            return
+        ms = (time.perf_counter() - t0) * 1000.0
+        self.processed += 1
+        try:
+            async with self.send_lock:
+                await self.ws.send_bytes(HEADER.pack(fid, ms, self.dropped, n_faces) + out)
+            if info:
+                await self.send_json({"type": "info", **info})
+        except Exception:  # noqa: BLE001 - the client went away
+            pass
 
     async def _safe_json(self, obj: dict) -> None:
         try:

@@ -14,7 +14,8 @@ class LiveLoop {
     this.nextId = 1; this.sent = new Map(); this.running = false;
     this.lat = []; this.srv = []; this.arrivals = [];
     this.stats = { fps: 0, p50: 0, p95: 0, server: 0, dropped: 0, faces: 0, frames: 0, sent: 0, inflight: 0 };
-    window.faceplayStats = this.stats;
+    this.samples = [];  // [arrival ms, round trip ms, server ms] of every answered frame (for benchmarks)
+    window.faceplayStats = this.stats; window.faceplaySamples = this.samples;
   }
   connect() {
     const proto = location.protocol === "https:" ? "wss" : "ws";
@@ -39,7 +40,10 @@ class LiveLoop {
     this.stats.dropped = dv.getUint32(8, true); this.stats.faces = dv.getUint32(12, true);
     const now = performance.now(), t0 = this.sent.get(id);
     this.sent.delete(id);
-    if (t0 !== undefined) { this.lat.push(now - t0); if (this.lat.length > 120) this.lat.shift(); }
+    if (t0 !== undefined) {
+      this.lat.push(now - t0); if (this.lat.length > 120) this.lat.shift();
+      if (this.samples.length < 20000) this.samples.push([now, now - t0, serverMs]);
+    }
     this.srv.push(serverMs); if (this.srv.length > 120) this.srv.shift();
     this.arrivals.push(now); while (this.arrivals.length && now - this.arrivals[0] > 2000) this.arrivals.shift();
     this.stats.frames += 1;
