@@ -15,7 +15,7 @@ def open_store(db: str | os.PathLike, *, dim: int | None = None, embedding_model
     * a path ending in ``.db``: milvus-lite (a local Milvus in one file);
     * ``http://host:19530`` (or https/tcp): a Milvus standalone server or cluster.
 
-    ``options`` go to the backend (``index=``, ``collection=``, ``consistency=``).
+    ``options`` go to the backend (``index=``; Milvus: ``collection=``, ``consistency=``, ``shards=``).
     """
     from faceplay.lookalike.stores.milvus import is_milvus_location
 
@@ -26,8 +26,8 @@ def open_store(db: str | os.PathLike, *, dim: int | None = None, embedding_model
         return MilvusStore(s, dim=dim, embedding_model=embedding_model, create=create, **options)
     from faceplay.lookalike.stores.embedded import EmbeddedStore
 
-    options.pop("collection", None)
-    options.pop("consistency", None)
+    for milvus_only in ("collection", "consistency", "shards"):
+        options.pop(milvus_only, None)
     return EmbeddedStore(s, dim=dim, embedding_model=embedding_model, create=create, **options)
 
 

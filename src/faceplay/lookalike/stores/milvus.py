@@ -51,12 +51,13 @@ class MilvusStore(GalleryStore):
     ``index``: ``HNSW`` (default; M 32, efConstruction 128), ``IVF_SQ8``,
     ``IVF_FLAT`` or ``FLAT``. ``consistency``: Milvus consistency level of
     the collections (``Strong`` reads every write back at once; ``Bounded`` is
-    faster for serving).
+    faster for serving). ``shards``: DML shards of a new collection (fixed at
+    creation; see docs/LOOKALIKE_SCALE.md).
     """
 
     def __init__(self, uri: str, *, dim: int | None = None, embedding_model: str | None = None, create: bool = False,
                  collection: str = DEFAULT_COLLECTION, index: str = "HNSW", consistency: str = "Strong",
-                 timeout: float = 10.0) -> None:
+                 shards: int = 1, timeout: float = 10.0) -> None:
         from pymilvus import MilvusClient
 
         self.uri = uri if not uri.startswith("milvus://") else "http://" + uri[len("milvus://"):]
@@ -65,6 +66,7 @@ class MilvusStore(GalleryStore):
         self.location = f"{self.uri} (collection {collection})"
         self.name, self.files_name = collection, collection + "_files"
         self.consistency = consistency
+        self.shards = shards
         index = "HNSW" if index.lower() == "auto" else index
         if index.upper() not in INDEXES:
             raise ConfigError(f"Milvus index must be one of {', '.join(INDEXES)}, not {index!r}")
@@ -107,7 +109,8 @@ class MilvusStore(GalleryStore):
         s.add_field("expression", DataType.VARCHAR, max_length=16)
         s.add_field("meta", DataType.VARCHAR, max_length=16384)
         s.add_field("thumb", DataType.VARCHAR, max_length=65535)
-        self._c.create_collection(self.name, schema=s, consistency_level=self.consistency)
+        extra = {"num_shards": self.shards} if self.shards > 1 else {}
+        self._c.create_collection(self.name, schema=s, consistency_level=self.consistency, **extra)
         ip = self._c.prepare_index_params()
         ip.add_index("embedding", index_type=self.index, metric_type="IP", params=INDEXES[self.index])
         self._c.create_index(self.name, ip)
