@@ -66,9 +66,9 @@ def _time(fn, repeats: int) -> tuple[float, float, object]:
 def captions(inputs: tuple[Path, ...], repeats: int, threads: int, no_baseline: bool, as_json: bool) -> None:
     """Real-time factor of `faceplay captions` recognition (INPUT files, default: 1 min of synthesised English).
 
-    Configurations: int8 beam 5 (the default), int8 greedy, and the float32
-    model as the baseline; audio decoding + voice-activity detection are
-    included in every timing. Reports RTF and the speed-up over the baseline.
+    Configurations: int8 beam 5 (the default), int8 greedy, int8 on one
+    thread, and the float32 model as the baseline; audio decoding +
+    voice-activity detection are included in every timing. Reports RTF and the speed-up over the baseline.
     """
     from faster_whisper import WhisperModel
 
@@ -77,18 +77,27 @@ def captions(inputs: tuple[Path, ...], repeats: int, threads: int, no_baseline: 
     from faceplay.speech.transcribe import transcribe
 
     folder = ensure_model()
-    configs = [("int8, beam 5 (default)", "int8", 5), ("int8, greedy", "int8", 1)]
+    # (label, compute type, beam size, threads)
+    configs = [
+        ("int8, beam 5 (default)", "int8", 5, threads),
+        ("int8, greedy", "int8", 1, threads),
+        ("int8, beam 5, 1 thread", "int8", 5, 1),
+    ]
+    if threads == 1:
+        configs.pop()
     if not no_baseline:
-        configs.append(("float32, beam 5 (baseline)", "float32", 5))
+        configs.append(("float32, beam 5 (baseline)", "float32", 5, threads))
     with tempfile.TemporaryDirectory(prefix="faceplay-bench-") as tmp:
         files = list(inputs) or [_synth(Path(tmp))]
-        models = {ct: WhisperModel(str(folder), device="cpu", compute_type=ct, cpu_threads=threads, num_workers=1) for _, ct, _ in configs}
+        models = {
+            (ct, th): WhisperModel(str(folder), device="cpu", compute_type=ct, cpu_threads=th, num_workers=1) for _, ct, _, th in configs
+        }
         rows, results = [], []
         for f in files:
             duration = len(load_audio(f)) / SAMPLE_RATE
             per: dict[str, dict] = {}
-            for label, ct, beam in configs:
-                run = lambda: transcribe(f, language="auto", beam_size=beam, model=models[ct])  # noqa: E731
+            for label, ct, beam, th in configs:
+                run = lambda: transcribe(f, language="auto", beam_size=beam, model=models[(ct, th)])  # noqa: E731
                 run()  # warm-up
                 sec, cpu, tr = _time(run, repeats)
                 per[label] = {

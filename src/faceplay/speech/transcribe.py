@@ -77,9 +77,8 @@ def _speech_chunks(audio: np.ndarray, min_silence_ms: int) -> list[dict]:
     return get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=min_silence_ms))
 
 
-def _pick_language(model, audio: np.ndarray, chunks: list[dict]) -> tuple[str, float]:
+def _pick_language(model, speech: np.ndarray) -> tuple[str, float]:
     """Detect the language on the speech-only audio, restricted to :data:`LANGUAGES`."""
-    speech = np.concatenate([audio[c["start"] : c["end"]] for c in chunks])
     _, _, probs = model.detect_language(speech, vad_filter=False)
     scores = {lang: p for lang, p in probs if lang in LANGUAGES}
     best = max(LANGUAGES, key=lambda lang: scores.get(lang, 0.0))
@@ -158,20 +157,25 @@ def transcribe(
         log.info("no speech found in %.1f s of audio", duration)
         return Transcript(language=lang or "und", language_probability=0.0, duration=duration)
     model = model or load_model(threads=threads)
+    # Recognise the speech only (VAD ran once, above); times are mapped back to the full audio below.
+    speech = np.concatenate([audio[c["start"] : c["end"]] for c in chunks]) if vad else audio
     prob = 1.0
     if lang is None:
-        lang, prob = _pick_language(model, audio, chunks)
+        lang, prob = _pick_language(model, speech)
         log.info("language: %s (%.2f)", lang, prob)
     seg_iter, _info = model.transcribe(
-        audio,
+        speech,
         language=lang,
         beam_size=beam_size,
         word_timestamps=True,
-        vad_filter=vad,
-        vad_parameters={"min_silence_duration_ms": min_silence_ms} if vad else None,
+        vad_filter=False,
         condition_on_previous_text=False,  # stops one bad segment from derailing the next ones
         temperature=TEMPERATURES,
     )
+    if vad:
+        from faster_whisper.transcribe import restore_speech_timestamps
+
+        seg_iter = restore_speech_timestamps(seg_iter, chunks, SAMPLE_RATE)
     conv = _converter(zh_script) if lang == "zh" else _identity
     segments: list[Segment] = []
     bar = None
