@@ -207,35 +207,40 @@ async def relight_video(
 
 
 def _video_loop(job: Job, src: Path, dst: Path, max_seconds: float, effect, state) -> dict[str, Any]:
-    """Decode → track → effect → encode, with progress; keeps the audio."""
+    """Decode → track → effect → encode, with progress; keeps the audio (the writer opens on the first output frame)."""
     from faceplay.errors import InputError
     from faceplay.face.track import FaceTracker
     from faceplay.media.video import VideoReader, VideoWriter
 
+    writer = None
     try:
         with VideoReader(src) as reader:
             total = reader.frame_count or 0
             if reader.fps and total / reader.fps > max_seconds:
                 raise InputError(f"the video is {total / reader.fps:.0f} s long, over the {max_seconds:.0f} s limit; "
                                  "trim it first")
-            job.output, job.media_type = dst, "video/mp4"
-            writer = VideoWriter(dst, reader.fps, reader.width, reader.height,
-                                 audio_from=src if reader.has_audio else None)
             n = with_faces = 0
             try:
                 with FaceTracker(max_faces=3) as tracker:
                     for frame in reader:
                         job.check()
                         faces = tracker.update(frame.rgb, frame.timestamp)
-                        writer.write(effect(frame.rgb, faces, state))
+                        out = effect(frame.rgb, faces, state)
+                        if writer is None:
+                            writer = VideoWriter(dst, reader.fps, out.shape[1], out.shape[0],
+                                                 audio_from=src if reader.has_audio else None)
+                        writer.write(out)
                         n += 1
                         with_faces += bool(faces)
                         job.progress = min(0.99, n / total) if total else 0.5
                         job.message = f"frame {n}" + (f" of {total}" if total else "")
+                if writer is None:
+                    raise InputError("the video has no frames")
                 writer.close()
+                job.output, job.media_type = dst, "video/mp4"
             except BaseException:
-                writer.abort()
-                job.output = None
+                if writer is not None:
+                    writer.abort()
                 raise
     finally:
         src.unlink(missing_ok=True)
@@ -264,12 +269,27 @@ async def avatar_photo(
     require("avatar")
     from faceplay.web import avatar_glue
 
+    avatar_glue.check_choice(avatar, mode)
     rgb = await _image(request, file)
     eng = _engines(request)
     faces = _faces_or_422(await run_in_threadpool(eng.analyze, rgb, ("age", "gender", "skin_tone", "face_shape")))
     out = await eng.on_gl(avatar_glue.photo, rgb, faces, avatar, mode)
     data = await run_in_threadpool(encode_image, out, format)
     return Response(data, media_type=f"image/{format}")
+
+
+@router.post("/avatar/suggest", tags=["avatar"], responses=ERROR_RESPONSES)
+async def avatar_suggest(
+    request: Request,
+    file: Annotated[UploadFile, File(description="a photo (or camera frame) of the person")],
+) -> dict[str, Any]:
+    """The avatar and options suggested by the largest face's attributes (gender, age, skin tone, face shape)."""
+    require("avatar")
+    from faceplay.web import avatar_glue
+
+    rgb = await _image(request, file)
+    faces = _faces_or_422(await run_in_threadpool(_engines(request).analyze, rgb, ("age", "gender", "skin_tone", "face_shape")))
+    return avatar_glue.suggest(faces[0])
 
 
 @router.post("/avatar/video", tags=["avatar"], status_code=202, responses=ERROR_RESPONSES)
@@ -287,8 +307,15 @@ async def avatar_video(
     src = await _save_video(request, file)
     max_s = request.app.state.settings.max_video_seconds
 
+    eng = _engines(request)
+
+    def attributes(rgb, faces):
+        from faceplay.avatar.configure import ATTRIBUTE_FIELDS
+
+        eng.complete(rgb, faces, ATTRIBUTE_FIELDS)
+
     def run(job: Job) -> dict[str, Any]:
-        with avatar_glue.session(avatar, mode) as sess:
+        with avatar_glue.LiveAvatar(avatar, mode, attributes, samples=avatar_glue.PHOTO_SAMPLES) as sess:
             return _video_loop(job, src, job.folder / "avatar.mp4", max_s, lambda rgb, faces, st: sess.frame(rgb, faces), None)
 
     job = _jobs(request).submit("avatar_video", run)

@@ -20,6 +20,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
+import numpy as np
+
 from faceplay.web.config import Settings
 from faceplay.web.errors import HTTPError
 
@@ -39,7 +41,7 @@ def feature_available(name: str) -> bool:
         return False
 
 
-AVATAR_MODULE = "faceplay.avatar.live"
+AVATAR_MODULE = "faceplay.avatar.effect"
 
 
 def require(name: str) -> None:
@@ -89,6 +91,13 @@ class Engines:
     def analyze(self, rgb, fields) -> list:
         with self.analyzer_lock:
             return self.analyzer().analyze(rgb, fields=fields)
+
+    def complete(self, rgb, faces, fields) -> None:
+        """Add ``fields`` to faces already found in ``rgb`` (no re-detection)."""
+        from faceplay.media.frame import Frame
+
+        with self.analyzer_lock:
+            self.analyzer().complete(Frame(np.ascontiguousarray(rgb)), list(faces), fields)
 
     def verify(self, a, b):
         with self.analyzer_lock:

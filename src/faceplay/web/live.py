@@ -111,11 +111,20 @@ class LiveEffect:
 
             if self.avatar is None:
                 self.avatar = avatar_glue.session(str(self.settings.get("avatar", "auto")),
-                                                  str(self.settings.get("mode", "replace")))
+                                                  str(self.settings.get("mode", "replace")), self._attributes)
             out = self.avatar.frame(rgb, faces)
             info = self.avatar.take_info()
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
         return buf.tobytes(), len(faces), info
+
+    def _attributes(self, rgb, faces) -> None:
+        from faceplay.avatar.configure import ATTRIBUTE_FIELDS
+        from faceplay.errors import FaceplayError
+
+        try:
+            self.engines.complete(rgb, faces, ATTRIBUTE_FIELDS)
+        except FaceplayError as exc:  # the avatar keeps its defaults
+            log.warning("face attributes unavailable: %s", exc)
 
     def process(self, jpeg: bytes, max_pixels: int, quality: int) -> tuple[bytes, int, dict | None]:
         """Both stages on the calling thread (benchmark baseline)."""
