@@ -17,6 +17,7 @@ BENCHES: dict[str, str] = {
     "analyze": "faceplay.face.bench:analyze",
     "attributes": "faceplay.face.attributes_bench:attributes",
     "matting": "faceplay.matting.bench:matting",
+    "avatar": "faceplay.avatar.bench:avatar",
     "lookalike": "faceplay.lookalike.bench:lookalike",
     "relight": "faceplay.relight.bench:relight",
     "captions": "faceplay.speech.bench:captions",

@@ -67,13 +67,16 @@ class AvatarEffect:
         samples: MSAA samples of the renderer (0 = off, fastest).
         background: RGB for avatar-only / side-by-side backdrops, or None for
             transparency (avatar-only returns RGBA then).
+        video_quality: "fast" renders video/stream frames with at most
+            ``fast_pixels`` rasterised pixels per frame (upscaled) and a key
+            light + environment; "high" renders them like photos.
     """
 
     def __init__(self, avatar: str | Path | Sequence[str | Path] = "toon", *, mode: str = "replace",
                  config: AvatarConfig | None = None, auto_config: bool = True, mapping: dict[str, str] | None = None,
                  driver: DriverSettings | None = None, scale: float = 1.0, samples: int = 4,
                  background: tuple[int, int, int] | None = (0, 177, 64), lighting: Lighting | None = None,
-                 max_faces: int = 5) -> None:
+                 max_faces: int = 5, video_quality: str = "fast", fast_pixels: int = 48_000) -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self.sources = [avatar] if isinstance(avatar, (str, Path)) else list(avatar)
@@ -87,7 +90,12 @@ class AvatarEffect:
         self.scale = float(scale)
         self.samples = samples
         self.background = background
+        if video_quality not in ("fast", "high"):
+            raise ConfigError(f"unknown video quality {video_quality!r}; use fast or high")
         self.lighting = lighting or Lighting.studio()
+        self.video_lighting = lighting or (Lighting.fast() if video_quality == "fast" else self.lighting)
+        self.video_pixels = fast_pixels if video_quality == "fast" else None
+        self._live = False
         self.max_faces = max_faces
         self.times = StageTimes()
         self._renderer = None
@@ -185,9 +193,20 @@ class AvatarEffect:
         if x1 - x0 < 2 or y1 - y0 < 2:
             return layer, None
         t0 = time.perf_counter()
-        out = self.renderer.render(items, cam.crop(x0, y0, x1 - x0, y1 - y0), self.lighting)
+        rw, rh = x1 - x0, y1 - y0
+        crop = cam.crop(x0, y0, rw, rh)
+        budget = self.video_pixels if self._live else None
+        if budget and rw * rh > budget:
+            k = (budget / (rw * rh)) ** 0.5
+            small = Camera(crop.view, crop.proj, max(8, int(np.ceil(rw * k))), max(8, int(np.ceil(rh * k))))
+            color = self.renderer.render(items, small, self.video_lighting).color
+            import cv2
+
+            color = cv2.resize(color, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        else:
+            color = self.renderer.render(items, crop, self.video_lighting if self._live else self.lighting).color
         self.times.add("render", time.perf_counter() - t0)
-        layer[y0:y1, x0:x1] = out.color
+        layer[y0:y1, x0:x1] = color
         return layer, (x0, y0, x1 - x0, y1 - y0)
 
     def composite(self, rgb: np.ndarray, faces: Sequence[Face], *, temporal: bool = False) -> np.ndarray:
@@ -261,6 +280,7 @@ class AvatarEffect:
                 return rgb
         self._avatars.clear()
         self._drivers.clear()
+        self._live = False
         return self.composite(rgb, faces, temporal=False)
 
     # -- video -----------------------------------------------------------------------
@@ -350,6 +370,7 @@ class AvatarStream:
         self._seen: set = set()
         effect._avatars.clear()
         effect._drivers.clear()
+        effect._live = True
 
     def push(self, rgb: np.ndarray, timestamp: float | None = None) -> np.ndarray:
         """Process one RGB frame (``timestamp`` in seconds; defaults to 30 fps spacing)."""
@@ -370,6 +391,7 @@ class AvatarStream:
 
     def close(self) -> None:
         self.tracker.close()
+        self.fx._live = False
 
     def __enter__(self) -> "AvatarStream":
         return self

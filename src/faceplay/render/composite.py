@@ -22,7 +22,19 @@ def alpha_over(dst_rgb: np.ndarray, src_rgba: np.ndarray, x0: int = 0, y0: int =
     xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + w, W), min(y0 + h, H)
     if xa >= xb or ya >= yb:
         return res
-    s = src_rgba[ya - y0:yb - y0, xa - x0:xb - x0].astype(np.float32)
+    s = src_rgba[ya - y0:yb - y0, xa - x0:xb - x0]
+    if premultiplied and opacity == 1.0:
+        # integer fast path: out = src + dst * (255 - a) / 255
+        a = s[..., 3:4].astype(np.uint16)
+        d = res[ya:yb, xa:xb].astype(np.uint16)
+        d *= 255 - a
+        d += 127
+        d //= 255
+        d += s[..., :3]
+        np.minimum(d, 255, out=d)
+        res[ya:yb, xa:xb] = d
+        return res
+    s = s.astype(np.float32)
     a = s[..., 3:4] * (opacity / 255.0)
     col = s[..., :3] * opacity if premultiplied else s[..., :3] * a
     d = res[ya:yb, xa:xb].astype(np.float32)

@@ -226,7 +226,7 @@ def read_glb(path: str | Path) -> GltfAsset:
                 if mi not in materials:
                     materials[mi] = r.material(mi)
                 md = MeshData(pos_w, idx, nrm, uv, mp if targets else None, mn if targets else None, names if targets else [],
-                              name=f"{mesh.get('name', 'mesh')}/{k}")
+                              name=(prim.get("extras") or {}).get("name") or f"{mesh.get('name', 'mesh')}/{k}")
                 prims.append(Primitive(md, materials[mi], node.get("name", "")))
                 for nm in names:
                     if nm not in names_all:
@@ -369,6 +369,8 @@ def write_glb(path: str | Path, parts: list[tuple[MeshData, Material]], morph_na
             "material": mat_index[id(mat)],
             "mode": 4,
         }
+        if mesh.name:
+            prim["extras"] = {"name": mesh.name}
         if morph_names:
             prim["targets"] = []
             for ti in range(len(morph_names)):

@@ -143,3 +143,10 @@ class Lighting:
             environment=Environment.studio(),
             exposure=exposure,
         )
+
+    @classmethod
+    def fast(cls, exposure: float = 1.0) -> "Lighting":
+        """Key light + the studio environment (fill and rim come from the IBL): about half
+        the shading cost of :meth:`studio`, for live video on a CPU."""
+        return cls(lights=[Light(direction=(-0.55, 0.55, 0.8), color=(1.0, 0.96, 0.9), intensity=3.0)],
+                   environment=Environment.studio(intensity=1.15), exposure=exposure)

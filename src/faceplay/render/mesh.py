@@ -127,12 +127,11 @@ class GpuMesh:
         key = id(program)
         v = self._vaos.get(key)
         if v is None:
-            v = self.ctx.vertex_array(
-                program,
-                [(self.pos_buf, "3f", "in_position"), (self.nrm_buf, "3f", "in_normal"), (self.uv_buf, "2f", "in_uv")],
-                index_buffer=self.idx_buf,
-                index_element_size=4,
-            )
+            names = set(program)
+            content = [(buf, fmt, attr) for buf, fmt, attr in
+                       ((self.pos_buf, "3f", "in_position"), (self.nrm_buf, "3f", "in_normal"), (self.uv_buf, "2f", "in_uv"))
+                       if attr in names]
+            v = self.ctx.vertex_array(program, content, index_buffer=self.idx_buf, index_element_size=4)
             self._vaos[key] = v
         return v
 

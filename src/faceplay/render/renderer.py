@@ -67,11 +67,13 @@ class Renderer:
     ``samples``: MSAA samples (0/1 = off, 4 typical). Framebuffers are cached per size.
     """
 
-    def __init__(self, samples: int = 4, ctx=None) -> None:
+    def __init__(self, samples: int = 4, ctx=None, depth_prepass: bool = True) -> None:
         self.ctx = ctx or gl_context()
         self.samples = int(samples)
+        self.depth_prepass = depth_prepass
         try:
             self.program = self.ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.FRAGMENT)
+            self.depth_program = self.ctx.program(vertex_shader=shaders.DEPTH_VERTEX, fragment_shader=shaders.DEPTH_FRAGMENT)
         except Exception as exc:
             raise RenderError(f"could not compile the PBR shaders ({exc}); an OpenGL 3.3 driver is required") from exc
         self._fbos: dict[tuple, tuple] = {}
@@ -123,6 +125,8 @@ class Renderer:
         return self._env_tex
 
     def _framebuffers(self, w: int, h: int, samples: int, aux: bool):
+        # sizes rounded up to 32 px so the changing head regions of a video reuse a few framebuffers
+        w, h = -(-w // 32) * 32, -(-h // 32) * 32
         key = (w, h, samples, aux)
         fb = self._fbos.get(key)
         if fb is not None:
@@ -186,9 +190,28 @@ class Renderer:
         ctx = self.ctx
         draw.use()
         draw.viewport = (0, 0, w, h)
-        draw.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        draw.clear(0.0, 0.0, 0.0, 0.0, depth=1.0, viewport=(0, 0, w, h))
         ctx.enable(ctx.DEPTH_TEST)
         ctx.disable(ctx.BLEND)
+        vp_bytes = (np.ascontiguousarray(camera.view.T, dtype=np.float32).tobytes(),
+                    np.ascontiguousarray(camera.proj.T, dtype=np.float32).tobytes())
+        if self.depth_prepass and len(items) > 1:
+            # Pass 1: depth only (cheap); pass 2 shades only the visible surface of each pixel.
+            dp = self.depth_program
+            dp["u_view"].write(vp_bytes[0])
+            dp["u_proj"].write(vp_bytes[1])
+            draw.color_mask = (False, False, False, False)
+            for it in items:
+                m = np.asarray(it.model, np.float64)
+                dp["u_model"].write(np.ascontiguousarray(m.T, dtype=np.float32).tobytes())
+                if it.material.double_sided or np.linalg.det(m[:3, :3]) < 0:
+                    ctx.disable(ctx.CULL_FACE)
+                else:
+                    ctx.enable(ctx.CULL_FACE)
+                it.mesh.vao(dp).render()
+            draw.color_mask = (True, True, True, True)
+            draw.depth_mask = False
+            ctx.depth_func = "<="
 
         p = self.program
         p["u_view"].write(np.ascontiguousarray(camera.view.T, dtype=np.float32).tobytes())
@@ -228,15 +251,18 @@ class Renderer:
             else:
                 ctx.enable(ctx.CULL_FACE)
             it.mesh.vao(p).render()
+        draw.depth_mask = True
+        ctx.depth_func = "<"
 
         src = draw
         if resolve is not None:
             ctx.copy_framebuffer(resolve, draw)
             src = resolve
-        color = np.frombuffer(src.read(components=4, attachment=0), np.uint8).reshape(h, w, 4)[::-1]
+        color = np.frombuffer(src.read(viewport=(0, 0, w, h), components=4, attachment=0), np.uint8).reshape(h, w, 4)[::-1]
         normal = depth = None
         if aux:
-            nd = np.frombuffer(src.read(components=4, attachment=1, dtype="f4"), np.float32).reshape(h, w, 4)[::-1]
+            nd = np.frombuffer(src.read(viewport=(0, 0, w, h), components=4, attachment=1, dtype="f4"),
+                               np.float32).reshape(h, w, 4)[::-1]
             if "normal" in outputs:
                 normal = nd[..., :3].copy()
             if "depth" in outputs:

@@ -2,6 +2,7 @@
 
 VERTEX = """
 #version 330
+invariant gl_Position;
 uniform mat4 u_model;
 uniform mat4 u_view;
 uniform mat4 u_proj;
@@ -167,8 +168,10 @@ void main() {
         vec3 F = F_Schlick(VdH, f0);
         vec3 spec = F * D_GGX(NdH, a) * V_SmithGGX(NdV, NdL, a);
         vec3 diff = (1.0 - F) * diffuse_color / PI;
-        vec3 sheen = u_sheen_color * D_Charlie(NdH, u_sheen_roughness) / max(4.0 * (NdL + NdV - NdL * NdV), 1e-3);
-        vec3 lo = (diff + spec + sheen) * NdL;
+        vec3 lo = diff + spec;
+        if (u_sheen_color.r + u_sheen_color.g + u_sheen_color.b > 0.0)
+            lo += u_sheen_color * D_Charlie(NdH, u_sheen_roughness) / max(4.0 * (NdL + NdV - NdL * NdV), 1e-3);
+        lo *= NdL;
         if (u_clearcoat > 0.0) {
             float ac = u_clearcoat_roughness * u_clearcoat_roughness;
             float Fc = F_Schlick(VdH, vec3(0.04)).x * u_clearcoat;
@@ -198,4 +201,22 @@ void main() {
     f_color = vec4(color * base.a, base.a);
     f_normal_depth = vec4(N, v_depth);
 }
+"""
+
+#: Depth-only pre-pass: fills the depth buffer so the PBR pass shades each pixel once.
+DEPTH_VERTEX = """
+#version 330
+invariant gl_Position;
+uniform mat4 u_model;
+uniform mat4 u_view;
+uniform mat4 u_proj;
+in vec3 in_position;
+void main() {
+    gl_Position = u_proj * (u_view * (u_model * vec4(in_position, 1.0)));
+}
+"""
+
+DEPTH_FRAGMENT = """
+#version 330
+void main() {}
 """
