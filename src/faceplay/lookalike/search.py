@@ -79,6 +79,19 @@ class LookalikeResult:
         }
 
 
+_POOL = None
+
+
+def _pool():
+    """One worker thread shared by all searches (query attributes in parallel with embed + search)."""
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookalike-attrs")
+    return _POOL
+
+
 class LookalikeSearch:
     """Find the gallery face that looks most like a query face.
 
@@ -127,10 +140,17 @@ class LookalikeSearch:
 
     def search_face(self, frame: Frame, face: Face) -> LookalikeResult:
         """The pipeline for a face already detected in ``frame`` (it is not re-detected)."""
-        self.faces.describe(frame, face, ("embedding", *ATTRIBUTE_FIELDS))
-        if face.embedding is None:
-            raise NoFaceError("the query face could not be embedded; use a sharper, more frontal photo")
-        hits = self.store.search(face.embedding, self.k, self.flt)
+        # the query's attributes are computed on a second thread while the embedding is computed and searched
+        # (onnxruntime releases the GIL: on 2 cores the two models run side by side)
+        pool = _pool()
+        attrs = pool.submit(self.faces.describe, frame, face, ATTRIBUTE_FIELDS)
+        try:
+            self.faces.describe(frame, face, ("embedding",))
+            if face.embedding is None:
+                raise NoFaceError("the query face could not be embedded; use a sharper, more frontal photo")
+            hits = self.store.search(face.embedding, self.k, self.flt)
+        finally:
+            attrs.result()
         if not hits:
             raise StoreError(f"no gallery face matches the filter in {self.store.location}; relax --gender/--age "
                              "or add more photos")
