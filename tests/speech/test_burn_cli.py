@@ -95,6 +95,7 @@ def test_cli_srt_on_stdout_and_vtt(capsys, tmp_path, short_wav):
     code, out, err = run_cli(capsys, "captions", str(short_wav), "--lang", "en", "--beam-size", "1")
     assert code == 0, err
     assert out.startswith("1\n00:00:0") and "-->" in out and "caption" in out.lower()
+    assert "captions:" in err and "s/s" in err  # the tqdm progress bar, on stderr only
     code, out, _ = run_cli(capsys, "captions", str(short_wav), "--beam-size", "1", "-o", str(tmp_path / "c.vtt"))
     assert code == 0 and "language en" in out
     assert (tmp_path / "c.vtt").read_text().startswith("WEBVTT\n\n00:00:0")
