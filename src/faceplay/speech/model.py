@@ -123,6 +123,8 @@ def _assemble(folder: Path) -> None:
 
 def load_model(*, threads: int = 2):
     """The faster-whisper ``WhisperModel`` (int8, CPU), loaded once per process and thread count."""
+    # faster-whisper can also fetch models from a hub by name; faceplay never lets it.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         from faster_whisper import WhisperModel
     except ImportError as exc:
