@@ -114,6 +114,19 @@ def test_avatar_page_frames_follow_the_video(page, live_server, client, shots):
         hashes.append(_canvas_hash(page))
         sums.append(page.evaluate(CANVAS_STATS, "#out")["sum"])
     assert len(set(hashes)) >= 3, "avatar frames must change with the driving video"
+    # the output is the avatar, not the camera: compare with the camera frame drawn the same way
+    diff = page.evaluate("""() => {
+      const out = document.querySelector('#out'), cam = document.querySelector('#cam');
+      const c = document.createElement('canvas'); c.width = 640; c.height = 480;
+      const g = c.getContext('2d'); g.drawImage(cam, 0, 0, 640, 480);
+      const a = g.getImageData(200, 100, 240, 320).data, b = out.getContext('2d').getImageData(200, 100, 240, 320).data;
+      let s = 0; for (let i = 0; i < a.length; i += 4) s += Math.abs(a[i] - b[i]) + Math.abs(a[i+1] - b[i+1]) + Math.abs(a[i+2] - b[i+2]);
+      return s / (a.length / 4) / 3;
+    }""")
+    assert diff > 10, diff
+    assert "avatar:" in page.inner_text("#status")
+    page.click("#suggest")
+    page.wait_for_function("document.querySelector('#suggestion').textContent.startsWith('Suggested')", timeout=60_000)
     shots(page, "avatar")
 
 

@@ -103,3 +103,25 @@ def test_video_job_failure_is_reported(client, tmp_path, faces_dir):
     assert j["status"] == "failed" and j["error"]
     d = client.get(f"/api/jobs/{j['id']}/download")
     assert 400 <= d.status_code < 500 and "failed" in d.json()["error"]
+
+
+def test_avatar_video_job_side_by_side(client, short_clip):
+    if not client.get("/api/health").json()["features"]["avatar"]:
+        pytest.skip("the avatar module is not in this build")
+    from faceplay.media.video import VideoReader
+
+    r = client.post("/api/avatar/video", files={"file": upload(short_clip, "video/mp4")},
+                    data={"avatar": "robot", "mode": "side-by-side"})
+    assert r.status_code == 202, r.text
+    j = wait_job(client, r.json())
+    assert j["status"] == "done" and j["result"]["frames"] == 20, j
+    out = short_clip.parent / "avatar.mp4"
+    out.write_bytes(client.get(j["download_url"]).content)
+    with VideoReader(out) as a, VideoReader(short_clip) as b:
+        assert (a.width, a.height) == (2 * b.width, b.height)
+        fa = [f.rgb.astype(np.float32) for f in a]
+        fb = [f.rgb.astype(np.float32) for f in b]
+    assert len(fa) == 20
+    # the left half is the input, the right half the avatar, and it moves with the video
+    assert np.abs(fa[10][:, : b.width] - fb[10]).mean() < 6
+    assert np.abs(fa[0][:, b.width:] - fa[19][:, b.width:]).mean() > 0.5

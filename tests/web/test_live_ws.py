@@ -67,6 +67,33 @@ def test_relight_stream_drops_stale_frames(client, frames):
     assert np.abs(out - rgb_in).mean() > 2
 
 
+def test_avatar_stream_moves_with_the_video(client, frames):
+    if not client.get("/api/health").json()["features"]["avatar"]:
+        pytest.skip("the avatar module is not in this build")
+    outs, infos = [], []
+    with client.websocket_connect("/ws/live/avatar") as ws:
+        ws.send_text(json.dumps({"type": "settings", "avatar": "robot", "mode": "replace"}))
+        assert json.loads(ws.receive_text())["type"] == "info"
+        for i, (_, jpeg) in enumerate(frames[:6]):  # one at a time: nothing is dropped
+            ws.send_bytes(struct.pack("<I", i + 1) + jpeg)
+            while True:
+                m = ws.receive()
+                if m.get("bytes") is not None:
+                    outs.append(cv2.cvtColor(cv2.imdecode(np.frombuffer(m["bytes"][16:], np.uint8), cv2.IMREAD_COLOR),
+                                             cv2.COLOR_BGR2RGB).astype(np.float32))
+                    break
+                infos.append(json.loads(m["text"]))
+    assert len(outs) == 6
+    face = (slice(100, 420), slice(200, 440))
+    # the head region is the avatar (not the camera) and it changes frame to frame
+    assert all(np.abs(o[face] - f[0][face].astype(np.float32)).mean() > 10 for o, f in zip(outs, frames))
+    assert np.mean([np.abs(outs[k + 1][face] - outs[k][face]).mean() for k in range(5)]) > 0.5
+    ws_bad = None
+    with client.websocket_connect("/ws/live/avatar") as ws_bad:
+        ws_bad.send_text(json.dumps({"type": "settings", "avatar": "../x"}))
+        assert "choose one of" in json.loads(ws_bad.receive_text())["error"]
+
+
 def test_bad_frames_and_settings_keep_the_session(client, frames):
     with client.websocket_connect("/ws/live/relight") as ws:
         ws.send_text("not json")
