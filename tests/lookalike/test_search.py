@@ -92,3 +92,14 @@ def test_stored_entries_carry_source_box_attributes_and_thumbnail(photo_gallery)
             thumb = decode_thumbnail(e.thumbnail)
             assert thumb.shape == (144, 144, 3) and thumb.std() > 10  # a real picture, not a blank
             assert abs(float(np.linalg.norm(e.embedding)) - 1.0) < 1e-4
+
+
+def test_gender_filter_is_applied(photo_gallery, faces_dir, face_source):
+    """--gender female for a photo of Obama: the best *female* face wins, never a male one."""
+    from faceplay.lookalike import Filter, LookalikeSearch, open_gallery
+    from faceplay.media import read_image
+
+    with open_gallery(photo_gallery) as store:
+        res = LookalikeSearch(store, face_source, flt=Filter(gender="female")).search(read_image(faces_dir / "test_obama1.jpg"))
+    assert all(m.entry.attributes.get("gender") == "female" for m in res.top)
+    assert _identity(res.winner.entry.source) != "obama"
