@@ -216,14 +216,15 @@ class Rig:
         cx = {}
         cy = {}
         for s, sd in ((1, "Left"), (-1, "Right")):
-            cx[sd] = s * (w + 0.55 * P[f"mouthSmile{sd}"] + 0.7 * P[f"mouthStretch{sd}"] + 0.3 * P[f"mouthDimple{sd}"]
-                          - 1.2 * P["mouthPucker"] - 0.9 * P["mouthFunnel"]) + 0.9 * (P["mouthLeft"] - P["mouthRight"])
-            cy[sd] = ch.mouth_y + 0.95 * P[f"mouthSmile{sd}"] - 0.85 * P[f"mouthFrown{sd}"] - 0.3 * P[f"mouthStretch{sd}"] \
-                + 0.3 * P["mouthShrugUpper"] + 0.2 * P[f"mouthDimple{sd}"]
+            cx[sd] = s * (w + 0.8 * P[f"mouthSmile{sd}"] + 0.7 * P[f"mouthStretch{sd}"] + 0.3 * P[f"mouthDimple{sd}"]
+                          - 1.2 * P["mouthPucker"] - 0.9 * P["mouthFunnel"] - 0.35 * P[f"mouthPress{sd}"]) \
+                + 0.9 * (P["mouthLeft"] - P["mouthRight"])
+            cy[sd] = ch.mouth_y + 1.5 * P[f"mouthSmile{sd}"] - 1.1 * P[f"mouthFrown{sd}"] - 0.3 * P[f"mouthStretch{sd}"] \
+                + 0.3 * P["mouthShrugUpper"] + 0.2 * P[f"mouthDimple{sd}"] + 0.15 * P[f"mouthPress{sd}"]
         bx = cx["Right"] + (cx["Left"] - cx["Right"]) * t
         by = cy["Right"] + (cy["Left"] - cy["Right"]) * t
         bell = np.sin(np.pi * t) ** 0.7
-        ua = 0.04 + 0.55 * side("mouthUpperUp") + 0.55 * P["mouthFunnel"] - 0.15 * P["mouthPress" + "Left"] * 0 + 0.15 * P["mouthPucker"]
+        ua = 0.04 + 0.55 * side("mouthUpperUp") + 0.55 * P["mouthFunnel"] + 0.15 * P["mouthPucker"]
         la = 0.04 + 0.75 * side("mouthLowerDown") + 0.55 * P["mouthFunnel"] + 0.15 * P["mouthPucker"] + 0.25 * side("mouthStretch")
         ux, uy = bx.copy(), by + ua * bell - 0.25 * P["mouthRollUpper"] * bell
         lx, ly = bx.copy(), by - la * bell + 0.35 * P["mouthShrugLower"] * bell + 0.25 * P["mouthRollLower"] * bell
@@ -283,9 +284,9 @@ class Rig:
         # lips: one closed tube around the opening
         ring = np.vstack([U3, L3[::-1][1:-1]])
         nring = np.vstack([nU, nL[::-1][1:-1]])
-        ru = ch.lip_r[0] * (1 - 0.55 * P["mouthRollUpper"] - 0.3 * P["mouthPressLeft"] * 0.5 - 0.3 * P["mouthPressRight"] * 0.5) \
+        ru = ch.lip_r[0] * (1 - 0.55 * P["mouthRollUpper"] - 0.25 * P["mouthPressLeft"] - 0.25 * P["mouthPressRight"]) \
             * (1 + 0.35 * P["mouthPucker"] + 0.2 * P["mouthFunnel"])
-        rl = ch.lip_r[1] * (1 - 0.55 * P["mouthRollLower"] - 0.15 * P["mouthPressLeft"] - 0.15 * P["mouthPressRight"]) \
+        rl = ch.lip_r[1] * (1 - 0.55 * P["mouthRollLower"] - 0.25 * P["mouthPressLeft"] - 0.25 * P["mouthPressRight"]) \
             * (1 + 0.35 * P["mouthPucker"] + 0.2 * P["mouthFunnel"] + 0.2 * P["mouthShrugLower"])
         taper = np.concatenate([np.sin(np.pi * t) ** 0.6, np.sin(np.pi * t[::-1][1:-1]) ** 0.6]) * 0.8 + 0.2
         radii = np.concatenate([np.full(NT, ru), np.full(NT - 2, rl)]) * taper
@@ -333,22 +334,22 @@ def shell_part(name, mat, mask_fn, offset, jaw=False, nlat=46, nlon=64):
     return fn
 
 
+def _hairline(p, ch, front, side, back, fringe=0.0):
+    """Signed distance-like mask: positive above a hairline that runs from ``front`` (y at the
+    forehead) over ``side`` (above the ears) to ``back`` (nape), by azimuth around the head."""
+    x, y, z = p[:, 0], p[:, 1], p[:, 2]
+    ang = np.abs(np.arctan2(x, z - ch.head.c[2]))  # 0 = front, pi = back
+    line = np.interp(ang, [0.0, 0.9, 1.45, 2.2, np.pi], [front, front - 0.6, side, back + 1.0, back])
+    line = line - fringe * np.exp(-(x / 2.2) ** 2) * (ang < 1.0)
+    return (y - line) / 1.0
+
+
 def hair_short(p, ch):
-    y, z, x = p[:, 1], p[:, 2], p[:, 0]
-    line = np.where(z > ch.head.c[2], 6.9 - 0.6 * np.cos(x / 3.0) + 0.0 * z, 1.0)
-    line = np.where((z > ch.head.c[2]) & (np.abs(x) > 6.0), 3.0, line)
-    front = z > ch.head.c[2] + 2
-    line = np.where(front, 6.8 + 0.08 * x**2 * 0.15, np.where(z > ch.head.c[2] - 3, 2.0, -3.0))
-    return (y - line) / 1.2
+    return _hairline(p, ch, 6.7, 3.6, -4.5)
 
 
 def hair_long(p, ch):
-    y, z, x = p[:, 1], p[:, 2], p[:, 0]
-    front = z > ch.head.c[2] + 3
-    line = np.where(front, 7.4 - 0.9 * np.exp(-(x / 2.5) ** 2) - 0.05 * x**2 * (np.abs(x) > 5), -12.0)
-    side = (np.abs(x) > 6.5) & (z > ch.head.c[2] - 1)
-    line = np.where(side & ~front, -6.0, line)
-    return (y - line) / 1.0
+    return _hairline(p, ch, 7.0, -6.5, -11.0, fringe=0.8)
 
 
 def beard_mask(p, ch):

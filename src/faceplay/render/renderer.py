@@ -200,7 +200,8 @@ class Renderer:
             dp = self.depth_program
             dp["u_view"].write(vp_bytes[0])
             dp["u_proj"].write(vp_bytes[1])
-            draw.color_mask = (False, False, False, False)
+            off, on = (False,) * 4, (True,) * 4
+            draw.color_mask = (off, off) if aux else off
             for it in items:
                 m = np.asarray(it.model, np.float64)
                 dp["u_model"].write(np.ascontiguousarray(m.T, dtype=np.float32).tobytes())
@@ -209,7 +210,7 @@ class Renderer:
                 else:
                     ctx.enable(ctx.CULL_FACE)
                 it.mesh.vao(dp).render()
-            draw.color_mask = (True, True, True, True)
+            draw.color_mask = (on, on) if aux else on
             draw.depth_mask = False
             ctx.depth_func = "<="
 
