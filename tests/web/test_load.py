@@ -5,7 +5,6 @@ The 60-second soak with p50/p99 figures is `faceplay bench web` (docs/BENCHMARKS
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
@@ -14,17 +13,17 @@ pytestmark = pytest.mark.slow
 
 
 def test_20_clients_analyze_and_live_no_5xx(live_server, client, faces_dir, videos_dir):
-    from faceplay.web.loadtest import camera_frames, load_live, load_rest
+    from faceplay.web.loadtest import camera_frames, load_live, load_rest, run_sync
 
     photo = faces_dir / "obama_obama.jpg"
     files = {"file": (photo.name, photo.read_bytes(), "image/jpeg")}
-    rest = asyncio.run(load_rest(live_server.url, "/api/analyze?fields=", files, clients=20, seconds=4)).summary()
+    rest = run_sync(load_rest(live_server.url, "/api/analyze?fields=", files, clients=20, seconds=4)).summary()
     assert rest["server_errors"] == 0 and rest["n_errors"] == 0, rest
     assert rest["completed"] > 0 and set(rest["statuses"]) == {"200"}, rest
 
     effect = "avatar" if client.get("/api/health").json()["features"]["avatar"] else "relight"
     frames = camera_frames(videos_dir / "talking_d0.mp4", 12)
-    live = asyncio.run(load_live(live_server.url, effect, frames, clients=20, seconds=6)).summary()
+    live = run_sync(load_live(live_server.url, effect, frames, clients=20, seconds=6)).summary()
     assert live["n_errors"] == 0, live
     assert live["completed"] > 0, live
     assert live["dropped"] > 0  # 20 camera-rate streams overload 2 cores: stale frames are dropped, not queued

@@ -9,7 +9,6 @@ Python, and one client alone), because the shared CPU makes absolute numbers noi
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
@@ -128,7 +127,7 @@ def web(seconds, load_seconds, clients, skip_browser, skip_load, port, as_json) 
     """
     from faceplay.web.engines import feature_available
     from faceplay.web.harness import fake_camera_y4m, free_port
-    from faceplay.web.loadtest import camera_frames, load_live, load_rest
+    from faceplay.web.loadtest import camera_frames, load_live, load_rest, run_sync
 
     video = SHARED / "data" / "videos" / "talking_d0.mp4"
     photo = SHARED / "data" / "faces" / "obama_obama.jpg"
@@ -155,14 +154,14 @@ def web(seconds, load_seconds, clients, skip_browser, skip_load, port, as_json) 
                     out["browser"].append(r)
             if not skip_load:
                 files = {"file": (photo.name, photo.read_bytes(), "image/jpeg")}
-                single = asyncio.run(load_rest(url, "/api/analyze?fields=", files, clients=1, seconds=min(10, load_seconds),
+                single = run_sync(load_rest(url, "/api/analyze?fields=", files, clients=1, seconds=min(10, load_seconds),
                                                name="POST /api/analyze (1 client)"))
-                many = asyncio.run(load_rest(url, "/api/analyze?fields=", files, clients=clients, seconds=load_seconds,
+                many = run_sync(load_rest(url, "/api/analyze?fields=", files, clients=clients, seconds=load_seconds,
                                              name=f"POST /api/analyze ({clients} clients)"))
                 out["load"] += [single.summary(), many.summary()]
                 eff = "avatar" if "avatar" in effects else effects[0] if effects else None
                 if eff:
-                    live = asyncio.run(load_live(url, eff, frames, clients=clients, seconds=load_seconds))
+                    live = run_sync(load_live(url, eff, frames, clients=clients, seconds=load_seconds))
                     out["load"].append(live.summary())
                 import httpx
 

@@ -156,3 +156,24 @@ def camera_frames(video, n: int = 30, width: int = 640, height: int = 480) -> li
             if len(out) >= n:
                 break
     return out
+
+
+def run_sync(coro):
+    """Run a load coroutine to completion from synchronous code, even where an event loop is already
+    running in this thread (e.g. under Playwright's sync API): it gets a thread of its own."""
+    import threading
+
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            box["error"] = exc
+
+    t = threading.Thread(target=target, name="faceplay-load")
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
