@@ -21,6 +21,8 @@ from faceplay.relight.lights import Rig
 
 #: prior mean skin albedo (linear luminance): a face lit by a unit light reads as sRGB ~0.7
 SKIN_ALBEDO = 0.45
+#: peak specular reflectance of skin (of the light's radiance)
+SPECULAR = 0.045
 #: ridge weights per SH band (0, 1, 2): keep the fit smooth where normals are few
 _BAND_REG = np.array([1e-4, 0.02, 0.02, 0.02, 0.06, 0.06, 0.06, 0.06, 0.06])
 
@@ -85,7 +87,7 @@ def shade_rig(
     half_v = np.array([0.0, 0.0, 1.0], np.float32)
     center = np.zeros(3) if face_center is None else np.asarray(face_center, np.float64)
     for light in rig.lights:
-        rad = (light.radiance * rig.exposure).astype(np.float32)
+        rad = (light.radiance * (rig.exposure if rig.exposure_mode == "absolute" else 1.0)).astype(np.float32)
         if light.type == "ambient":
             # a soft sky: a little more from above than below
             diff += (ao_ * (0.8 + 0.2 * n[..., 1]))[..., None] * rad
@@ -112,7 +114,8 @@ def shade_rig(
         vis = key_visibility if (light is key and key_visibility is not None) else 1.0
         occl = np.sqrt(ao_)
         diff += (lam * atten * vis * occl)[..., None] * rad
-        shin = (48.0 * (1.0 - w) + 6.0) * shininess_scale
-        s = np.where(ndl > 0, np.clip(ndh, 0, 1) ** shin, 0.0) * (shin + 2) / (8 * np.pi) * 0.35 * light.specular
+        # skin: a weak, fairly broad sheen (peak reflectance SPECULAR of the light's radiance)
+        shin = (40.0 * (1.0 - w) + 12.0) * shininess_scale
+        s = np.where(ndl > 0, np.clip(ndh, 0, 1) ** shin, 0.0) * SPECULAR * light.specular
         spec += (s * atten * vis * occl)[..., None] * rad
     return diff, spec

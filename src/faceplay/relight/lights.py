@@ -27,6 +27,7 @@ import numpy as np
 from faceplay.errors import ConfigError
 
 LIGHT_TYPES = ("directional", "point", "area", "ambient")
+EXPOSURE_MODES = ("keep", "absolute")
 _FIELDS = ("type", "az", "el", "color", "intensity", "distance", "size", "specular")
 
 
@@ -69,7 +70,11 @@ class Rig:
     neutralize: float = 1.0
     #: 0 = pixels outside the foreground matte stay unchanged; >0 tints the background with the rig's colour
     background: float = 0.0
-    #: an overall exposure multiplier of the new light
+    #: ``keep``: the relit face keeps the original's mean brightness times ``exposure`` (the light's
+    #: shape changes, not the exposure); ``absolute``: lights are taken at face value against the skin
+    #: albedo prior, so a dark face gets brighter (``backlit-fix``)
+    exposure_mode: str = "keep"
+    #: ``keep``: target mean brightness relative to the original; ``absolute``: multiplier of the lights
     exposure: float = 1.0
     #: optional (9, 3) SH light (linear, albedo removed), e.g. the estimated original light
     sh: np.ndarray | None = field(default=None, compare=False)
@@ -85,6 +90,7 @@ class Rig:
             "description": self.description,
             "neutralize": self.neutralize,
             "background": self.background,
+            "exposure_mode": self.exposure_mode,
             "exposure": self.exposure,
             "lights": [l.to_dict() for l in self.lights],
             **({"sh": np.round(self.sh, 5).tolist()} if self.sh is not None else {}),
@@ -172,30 +178,30 @@ COOL = (0.75, 0.85, 1.0)
 
 PRESETS: dict[str, Rig] = {r.name: r for r in (
     _rig("left", "key light from the image's left side, soft fill",
-         Light(_A, az=-65, el=15, intensity=1.4, size=0.3), Light(_AMB, intensity=0.25)),
+         Light(_A, az=-65, el=15, intensity=1.5, size=0.3), Light(_AMB, intensity=0.2)),
     _rig("right", "key light from the image's right side, soft fill",
-         Light(_A, az=65, el=15, intensity=1.4, size=0.3), Light(_AMB, intensity=0.25)),
+         Light(_A, az=65, el=15, intensity=1.5, size=0.3), Light(_AMB, intensity=0.2)),
     _rig("studio", "classic key + fill + a little ambient",
          Light(_A, az=-40, el=25, intensity=1.0, size=0.5), Light(_A, az=45, el=5, intensity=0.4, size=0.8),
          Light(_AMB, intensity=0.3)),
     _rig("rembrandt", "high key at 45 degrees: a lit triangle on the shadowed cheek",
-         Light(_D, az=-50, el=40, intensity=1.35, size=0.15), Light(_AMB, intensity=0.18)),
+         Light(_D, az=-50, el=40, intensity=1.35, size=0.15), Light(_AMB, intensity=0.18), exposure=0.95),
     _rig("butterfly", "key high in front: a butterfly shadow under the nose",
          Light(_A, az=0, el=45, intensity=1.2, size=0.25), Light(_AMB, intensity=0.3)),
     _rig("split", "key from the side: one half of the face lit, the other dark",
-         Light(_D, az=-90, el=0, intensity=1.4, size=0.1), Light(_AMB, intensity=0.1)),
+         Light(_D, az=-90, el=0, intensity=1.4, size=0.1), Light(_AMB, intensity=0.1), exposure=0.9),
     _rig("rim", "two lights from behind outline the face; a dim front fill",
-         Light(_D, az=-125, el=15, intensity=1.8, specular=2.0), Light(_D, az=125, el=15, intensity=1.8, specular=2.0),
-         Light(_AMB, intensity=0.45)),
+         Light(_D, az=-115, el=15, intensity=1.8, specular=1.0), Light(_D, az=115, el=15, intensity=1.8, specular=1.0),
+         Light(_AMB, intensity=0.3), exposure=0.75),
     _rig("neon", "magenta and cyan lights from either side",
          Light(_A, az=-70, el=5, color=(1.0, 0.2, 0.75), intensity=1.2, size=0.4),
          Light(_A, az=70, el=5, color=(0.1, 0.85, 1.0), intensity=1.2, size=0.4),
-         Light(_AMB, color=(0.6, 0.5, 0.8), intensity=0.2)),
+         Light(_AMB, color=(0.6, 0.5, 0.8), intensity=0.2), exposure=0.95),
     _rig("sunset", "low warm sun from the side, cool sky fill; warms the background",
          Light(_D, az=-60, el=8, color=(1.0, 0.62, 0.32), intensity=1.4, size=0.2),
          Light(_AMB, color=(0.55, 0.65, 0.95), intensity=0.35), background=0.25),
     _rig("backlit-fix", "lifts a dark face in a back-lit shot with a broad soft front light",
-         Light(_A, az=-20, el=20, intensity=0.9, size=0.8), Light(_AMB, intensity=0.55)),
+         Light(_A, az=-20, el=20, intensity=0.9, size=0.8), Light(_AMB, intensity=0.55), exposure_mode="absolute"),
     _rig("flat", "even frontal light (removes harsh shading)",
          Light(_A, az=0, el=10, intensity=0.7, size=0.9), Light(_AMB, intensity=0.45)),
 )}
@@ -236,6 +242,10 @@ def rig_from_json(source: str | Path | dict) -> Rig:
     for k, lo, hi in (("neutralize", 0, 1), ("background", 0, 1), ("exposure", 0, 10)):
         if k in d:
             kw[k] = _number(k, d[k], lo, hi)
+    if "exposure_mode" in d:
+        if d["exposure_mode"] not in EXPOSURE_MODES:
+            raise ConfigError(f"invalid rig field exposure_mode={d['exposure_mode']!r}: use keep or absolute")
+        kw["exposure_mode"] = d["exposure_mode"]
     return Rig(name=str(d.get("name", "custom")), lights=lights, description=str(d.get("description", "")), **kw, **kw_sh)
 
 

@@ -79,7 +79,8 @@ class RelightResult:
         """A rig that reproduces the estimated original light (for checks and blending)."""
         if self.sh is None:
             raise ConfigError("no face was relit, so no original light was estimated")
-        return Rig(name="original", lights=(), description="the estimated original lighting", sh=self.sh)
+        return Rig(name="original", lights=(), description="the estimated original lighting", sh=self.sh,
+                   exposure_mode="absolute")
 
 
 @dataclass
@@ -95,6 +96,7 @@ class RelightState:
     #: so brightness flicker of the input is neutralised; the direction is smoothed
     sh_alpha: tuple[float, float, float] = (1.0, 0.3, 0.2)
     map_alpha: float = 1.0  #: EMA weight of new gain / highlight maps (1 = no smoothing)
+    level: float | None = None  #: smoothed mean face gain (``keep`` exposure)
     fade: float = 0.7  #: per frame, how much of the relight is kept after the face is lost
 
 
@@ -211,6 +213,14 @@ class Relighter:
         # 0 at the mesh border, 1 a little inside: face normals fade into proxy normals without a seam
         feather = np.clip(2.0 * cv2.GaussianBlur(cv, (0, 0), max(0.045 * fw, 0.8)) - 1.0, 0.0, 1.0) * cv
         pn = proxy_normals(mt, 0.25 * fw)
+        # near the face, continue the face's own normals outwards (normalised convolution) so the
+        # shading of hair / ears / neck joins the face's without a seam
+        sig = max(0.12 * fw, 1.0)
+        wsum = cv2.GaussianBlur(cv, (0, 0), sig)
+        ext = cv2.GaussianBlur(gb.normal[B] * cv[..., None], (0, 0), sig) / np.maximum(wsum, 1e-4)[..., None]
+        near = np.clip(3.0 * wsum, 0.0, 1.0)[..., None]
+        pn = near * ext + (1 - near) * pn
+        pn /= np.maximum(np.sqrt(np.einsum("...i,...i->...", pn, pn)), 1e-6)[..., None]
         f3 = feather[..., None]
         n = f3 * gb.normal[B] + (1 - f3) * pn
         n /= np.maximum(np.sqrt(np.einsum("...i,...i->...", n, n)), 1e-6)[..., None]
@@ -254,7 +264,8 @@ class Relighter:
         vis = gb.shadow[B] * feather + (1 - feather)
         new, spec = illum.shade_rig(rig, n, pos, ao, vis, face_width=fw, face_center=ctr)
         if rig.sh is not None:
-            new = new + illum.eval_sh(rig.sh.astype(np.float32), n).astype(np.float32) * rig.exposure
+            scale = rig.exposure if rig.exposure_mode == "absolute" else 1.0
+            new = new + illum.eval_sh(rig.sh.astype(np.float32), n).astype(np.float32) * scale
 
         if blend == "ratio":
             denom = old if rig.neutralize >= 1 else old ** rig.neutralize * _face_mean(old, cv) ** (1 - rig.neutralize)
@@ -263,6 +274,16 @@ class Relighter:
             gain_c = new / _face_mean(new, cv)
         else:  # add
             gain_c = 1.0 + new / _face_mean(old, cv) * 0.5
+        if rig.exposure_mode == "keep":
+            # keep the face's mean brightness (times rig.exposure): the light's shape changes, not the exposure;
+            # in video the level follows slowly, so it neither flickers nor lags behind a real change
+            fm = cv > 0.5
+            if fm.any():
+                m = float((gain_c[fm] @ _LUMA).mean())
+                if state is not None:
+                    state.level = m if state.level is None else 0.15 * m + 0.85 * state.level
+                    m = state.level
+                gain_c *= rig.exposure / max(m, 1e-3)
         np.clip(gain_c, 0.0, GAIN_MAX, out=gain_c)
         # hair, neck and body (proxy normals): a gentler, bounded version of the face's gain
         gain_c = f3 * gain_c + (1 - f3) * np.clip(gain_c, 0.35, 3.0) ** 0.75
