@@ -19,6 +19,7 @@ BENCHES: dict[str, str] = {
     "matting": "faceplay.matting.bench:matting",
     "avatar": "faceplay.avatar.bench:avatar",
     "lookalike": "faceplay.lookalike.bench:lookalike",
+    "models": "faceplay.quantize.bench:models_bench",
     "relight": "faceplay.relight.bench:relight",
     "captions": "faceplay.speech.bench:captions",
     "web": "faceplay.web.bench:web",

