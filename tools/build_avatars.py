@@ -420,6 +420,16 @@ def horns_part(rig: Rig, P):
     return out
 
 
+def nostrils_part(rig: Rig, P):
+    h = rig.head(P)
+    out = []
+    for s, sd in ((1, "Left"), (-1, "Right")):
+        sp = h.project(np.array([s * 1.0]), np.array([rig.ch.mouth_y + 2.3]))[0]
+        p, uv, idx = ellipsoid(sp + [0, 0, -0.05], (0.45, 0.22, 0.3), 8, 12)
+        out.append((f"nostril{sd}", "mouth", rig.skin(p, P), uv, idx))
+    return out
+
+
 def muzzle_mask(p, ch):
     x, y, z = p[:, 0], p[:, 1], p[:, 2]
     outer = 1.0 - ((x / 4.6) ** 2 + ((y - (ch.mouth_y + 1.2)) / 3.4) ** 2)
@@ -440,7 +450,7 @@ def muzzle_part(rig: Rig, P):
 # ----------------------------------------------------------------------------- characters
 def characters() -> list[Char]:
     brushed = height_to_normal(brushed_height(), 3.0)
-    leather = height_to_normal(worley_height(), 2.2)
+    leather = height_to_normal(worley_height(cells=420), 1.6)
     fur = height_to_normal(strand_height(), 3.5)
     hairtex = height_to_normal(strand_height(seed=7, along=20), 3.0)
     lip_gloss = dict(clearcoat=1.0, clearcoat_roughness=0.1)
@@ -503,9 +513,9 @@ def characters() -> list[Char]:
     creature = Char(
         "creature", "Dragon creature (leather)",
         HeadShape((0, 1.4, -2.0), (9.0, 11.2, 10.8), 2.2, jaw_taper=0.1,
-                  bumps=[(0.0, -3.8, 4.2, 3.0, 2.0), (2.5, 1.0, 1.3, 1.2, 0.6), (-2.5, 1.0, 1.3, 1.2, 0.6)]),
-        cre_m, eye_r=1.65, eye_x=3.5, eye_y=3.2, eye_embed=0.4, lid_open=22, brow_y=5.5, brow_r=0.45, mouth_w=3.3,
-        lip_r=(0.3, 0.34), extras=[horns_part],
+                  bumps=[(0.0, -3.6, 4.4, 3.2, 2.8), (0.0, -1.2, 2.4, 1.6, 0.9), (3.4, 4.6, 2.2, 0.9, 0.7), (-3.4, 4.6, 2.2, 0.9, 0.7)]),
+        cre_m, eye_r=1.7, eye_x=3.5, eye_y=3.0, eye_embed=0.45, lid_open=22, brow_y=5.4, brow_r=0.45, mouth_w=3.3,
+        lip_r=(0.3, 0.34), extras=[horns_part, nostrils_part],
     )
     # 4. bear: soft fur
     furm = Material("skin", hex_color("#7a4a2c"), 0.0, 0.9, normal_texture=fur, normal_scale=0.9, sheen_color=(0.3, 0.2, 0.14),

@@ -284,11 +284,12 @@ class AvatarEffect:
         return self.composite(rgb, faces, temporal=False)
 
     # -- video -----------------------------------------------------------------------
-    def process_video(self, src: str | Path, dst: str | Path, *, progress: bool = False) -> dict:
+    def process_video(self, src: str | Path, dst: str | Path, *, progress: bool = False, pipeline: bool = True) -> dict:
         """Apply the effect to a video file; the output keeps the frame count, rate and audio.
 
-        Returns a summary: frames, frames_with_faces, fps (processing speed),
-        per-stage milliseconds.
+        With ``pipeline`` decoding + tracking run in a second thread, overlapping
+        rendering + encoding of the previous frames. Returns a summary: frames,
+        frames_with_faces, fps (processing speed), per-stage milliseconds.
         """
         from faceplay.media.video import VideoReader, VideoWriter
 
@@ -310,15 +311,9 @@ class AvatarEffect:
             n_faces = 0
             try:
                 with self.stream() as live:
-                    it = iter(reader)
-                    while True:
-                        t0 = time.perf_counter()
-                        frame = next(it, None)
-                        self.times.add("decode", time.perf_counter() - t0)
-                        if frame is None:
-                            break
-                        out = live.push(frame.rgb, frame.timestamp)
-                        n_faces += bool(live.last_faces)
+                    for frame, faces in self._analysed(reader, live, pipeline):
+                        n_faces += bool(faces)
+                        out = live.render(frame.rgb, faces)
                         t0 = time.perf_counter()
                         writer.write(out)
                         self.times.add("encode", time.perf_counter() - t0)
@@ -337,6 +332,59 @@ class AvatarEffect:
         dt = time.perf_counter() - t_start
         return {"output": str(dst), "frames": self.times.frames, "frames_with_faces": n_faces,
                 "fps": round(self.times.frames / max(dt, 1e-9), 2), "ms_per_stage": self.times.per_frame()}
+
+    def _analysed(self, reader, live: "AvatarStream", pipeline: bool):
+        """(frame, faces) in order; decoded and tracked in a worker thread when ``pipeline``."""
+        if not pipeline:
+            it = iter(reader)
+            while True:
+                t0 = time.perf_counter()
+                frame = next(it, None)
+                self.times.add("decode", time.perf_counter() - t0)
+                if frame is None:
+                    return
+                yield frame, live.analyse(frame.rgb, frame.timestamp)
+            return
+        import queue
+        import threading
+
+        q: queue.Queue = queue.Queue(maxsize=3)
+        stop = threading.Event()
+        END = object()
+
+        def work() -> None:
+            try:
+                it = iter(reader)
+                while not stop.is_set():
+                    t0 = time.perf_counter()
+                    frame = next(it, None)
+                    self.times.add("decode", time.perf_counter() - t0)
+                    if frame is None:
+                        break
+                    item = (frame, live.analyse(frame.rgb, frame.timestamp))
+                    while not stop.is_set():
+                        try:
+                            q.put(item, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                q.put(END)
+            except BaseException as exc:  # handed to the consumer
+                q.put(exc)
+
+        t = threading.Thread(target=work, name="avatar-track", daemon=True)
+        t.start()
+        try:
+            while True:
+                item = q.get()
+                if item is END:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            t.join(timeout=10)
 
     def stream(self) -> "AvatarStream":
         """A live stream: push frames one by one, get composited frames back."""
@@ -374,6 +422,19 @@ class AvatarStream:
 
     def push(self, rgb: np.ndarray, timestamp: float | None = None) -> np.ndarray:
         """Process one RGB frame (``timestamp`` in seconds; defaults to 30 fps spacing)."""
+        faces = self.analyse(rgb, timestamp)
+        return self.render(rgb, faces)
+
+    def render(self, rgb: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
+        """The composited frame for faces found by :meth:`analyse` (call in frame order)."""
+        return self.fx.composite(rgb, faces, temporal=True)
+
+    def analyse(self, rgb: np.ndarray, timestamp: float | None = None) -> list[Face]:
+        """Track the faces of the next frame (and their attributes on first sight).
+
+        Safe to run in another thread than :meth:`render` (the two stages of
+        :meth:`AvatarEffect.process_video` overlap on two cores).
+        """
         if timestamp is None:
             timestamp = self._t
             self._t += 1 / 30.0
@@ -387,7 +448,7 @@ class AvatarStream:
             self.fx.times.add("attributes", time.perf_counter() - t0)
         self._seen.update(f.track_id for f in faces)
         self.last_faces = faces
-        return self.fx.composite(rgb, faces, temporal=True)
+        return faces
 
     def close(self) -> None:
         self.tracker.close()
