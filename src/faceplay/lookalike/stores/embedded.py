@@ -122,6 +122,7 @@ class EmbeddedStore(GalleryStore):
         self._index_gen = -1
         self._index_seq = 0
         self._dirty = False
+        self._count_cache: tuple[tuple[int, int], int] | None = None
 
     # -- helpers -----------------------------------------------------------
     class _Tx:
@@ -228,7 +229,7 @@ class EmbeddedStore(GalleryStore):
             n_f = self.count(flt)
             if n_f == 0:
                 return []
-            if use_exact(n_f, self.count()):
+            if use_exact(n_f, self._total()):
                 rows = self._db.execute(f"SELECT id, embedding FROM faces WHERE {where}", params).fetchall()
                 ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
                 vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), self.dim)
@@ -256,10 +257,24 @@ class EmbeddedStore(GalleryStore):
     def _wanted_kind(self, n: int) -> str:
         return faiss_index.choose_kind(n, self.index_kind)
 
+    def _state(self) -> tuple[int, int]:
+        """(generation, last row seq): two index lookups, cheap at any gallery size."""
+        last = self._db.execute("SELECT MAX(seq) FROM faces").fetchone()[0] or 0
+        return self._generation(), int(last)
+
+    def _total(self) -> int:
+        """Number of entries, cached per database state (COUNT(*) scans the table)."""
+        state = self._state()
+        if self._count_cache is None or self._count_cache[0] != state:
+            self._count_cache = (state, self.count())
+        return self._count_cache[1]
+
     def _ensure_index(self) -> None:
         """Load / append / rebuild the FAISS index so it covers every committed row."""
-        gen = self._generation()
-        n = self.count()
+        gen, last_seq = self._state()
+        if self._index is not None and self._index_gen == gen and self._index_seq >= last_seq:
+            return  # the common case: nothing committed since the last search
+        n = self._total()
         if self._index is None:
             self._load_cache(gen)
         if self._index is not None and (self._index_gen != gen or faiss_index.kind_of(self._index) != self._wanted_kind(n)):
