@@ -286,13 +286,16 @@ class Relighter:
                 gain_c *= rig.exposure / max(m, 1e-3)
         np.clip(gain_c, 0.0, GAIN_MAX, out=gain_c)
         # hair, neck and body (proxy normals): a gentler, bounded version of the face's gain
-        gain_c = f3 * gain_c + (1 - f3) * np.clip(gain_c, 0.35, 3.0) ** 0.75
+        gain_c = f3 * gain_c + (1 - f3) * np.minimum(gain_c, 3.0) ** 0.9
         # light falls off beyond the face (hair, neck, body keep some of it)
         d = np.full(mt.shape, np.inf, np.float32)
         for c, wd in zip(centers, widths):
             d = np.minimum(d, np.hypot(xx - c[0], yy - c[1]) / max(wd, 1.0))
-        fall = np.exp(-np.maximum(d - 0.6, 0) ** 2 / (2 * 1.2 ** 2)).astype(np.float32)
-        region = np.maximum(np.clip(mt * fall, 0, 1), cv)[..., None]
+        fall = np.exp(-np.maximum(d - 1.0, 0) ** 2 / (2 * 1.2 ** 2)).astype(np.float32)
+        # the face's full effect reaches a little beyond the mesh (forehead, hairline, jaw) where the matte
+        # is soft (hair), then the matte and the fall-off take over
+        region = np.maximum(np.clip(mt * fall, 0, 1), np.minimum(near[..., 0], np.clip(4.0 * mt, 0, 1)))
+        region = np.maximum(region, cv)[..., None]
         spec_c = spec * (feather * gb.skin[B].clip(0.3, 1.0) + 0.08 * (1 - feather))[..., None] * region
         gain = np.ones((h, w, 3), np.float32)
         gain[B] = 1.0 + region * (gain_c - 1.0)
