@@ -17,13 +17,13 @@ def test_20_clients_analyze_and_live_no_5xx(live_server, client, faces_dir, vide
 
     photo = faces_dir / "obama_obama.jpg"
     files = {"file": (photo.name, photo.read_bytes(), "image/jpeg")}
-    rest = run_sync(load_rest(live_server.url, "/api/analyze?fields=", files, clients=20, seconds=4)).summary()
+    rest = run_sync(load_rest(live_server.url, "/api/analyze?fields=", files, clients=20, seconds=3)).summary()
     assert rest["server_errors"] == 0 and rest["n_errors"] == 0, rest
     assert rest["completed"] > 0 and set(rest["statuses"]) == {"200"}, rest
 
     effect = "avatar" if client.get("/api/health").json()["features"]["avatar"] else "relight"
     frames = camera_frames(videos_dir / "talking_d0.mp4", 12)
-    live = run_sync(load_live(live_server.url, effect, frames, clients=20, seconds=6)).summary()
+    live = run_sync(load_live(live_server.url, effect, frames, clients=20, seconds=4)).summary()
     assert live["n_errors"] == 0, live
     assert live["completed"] > 0, live
     assert live["dropped"] > 0  # 20 camera-rate streams overload 2 cores: stale frames are dropped, not queued
