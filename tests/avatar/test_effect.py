@@ -206,3 +206,31 @@ def test_hamilton_clip_keeps_frames_duration_and_audio(hamilton, tmp_path):
     assert dst["has_audio"]
     assert abs(dst["duration"] - src["duration"]) < 0.1
     assert res["frames_with_faces"] > 50
+
+
+def test_vrm_file_is_driven_through_its_expression_presets(tmp_path, renderer):
+    import json
+    import struct
+
+    glb = _ball(tmp_path / "tmp.glb", ["Fcl_MTH_A", "Fcl_EYE_Close_L", "Fcl_EYE_Close_R"])
+    data = glb.read_bytes()
+    n = struct.unpack_from("<I", data, 12)[0]
+    gltf = json.loads(data[20:20 + n])
+    binchunk = data[20 + n:]
+    gltf["extensionsUsed"] = ["VRM"]
+    gltf["extensions"] = {"VRM": {"blendShapeMaster": {"blendShapeGroups": [
+        {"name": "A", "presetName": "a", "binds": [{"mesh": 0, "index": 0, "weight": 100}]},
+        {"name": "Blink_L", "presetName": "blink_l", "binds": [{"mesh": 0, "index": 1, "weight": 100}]},
+        {"name": "Blink_R", "presetName": "blink_r", "binds": [{"mesh": 0, "index": 2, "weight": 100}]},
+    ]}}}
+    js = json.dumps(gltf).encode()
+    js += b" " * (-len(js) % 4)
+    vrm = tmp_path / "avatar.vrm"
+    vrm.write_bytes(struct.pack("<III", 0x46546C67, 2, 12 + 8 + len(js) + len(binchunk)) + struct.pack("<II", len(js), 0x4E4F534A)
+                    + js + binchunk)
+    av = Avatar(str(vrm), renderer)
+    assert av.targets["jawOpen"] == [("Fcl_MTH_A", 1.0)] and "eyeBlinkLeft" in av.targets
+    av.set_weights({"jawOpen": 0.8, "eyeBlinkRight": 1.0})
+    assert av.weights[av.names.index("Fcl_MTH_A")] == pytest.approx(0.8)
+    assert av.weights[av.names.index("Fcl_EYE_Close_R")] == pytest.approx(1.0)
+    assert av.weights[av.names.index("Fcl_EYE_Close_L")] == 0.0

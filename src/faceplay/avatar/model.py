@@ -83,14 +83,61 @@ def load_mapping(path: str | Path | None) -> dict[str, str]:
     return m
 
 
+#: VRM expression presets (0.x lower-case names and 1.0 names) -> [(ARKit name, share)].
+VRM_PRESETS: dict[str, list[tuple[str, float]]] = {
+    "a": [("jawOpen", 1.0)], "aa": [("jawOpen", 1.0)],
+    "o": [("mouthFunnel", 1.0)], "oh": [("mouthFunnel", 1.0)],
+    "u": [("mouthPucker", 1.0)], "ou": [("mouthPucker", 1.0)],
+    "i": [("mouthStretchLeft", 0.5), ("mouthStretchRight", 0.5)], "ih": [("mouthStretchLeft", 0.5), ("mouthStretchRight", 0.5)],
+    "e": [("mouthLowerDownLeft", 0.5), ("mouthLowerDownRight", 0.5)], "ee": [("mouthLowerDownLeft", 0.5), ("mouthLowerDownRight", 0.5)],
+    "joy": [("mouthSmileLeft", 0.5), ("mouthSmileRight", 0.5)], "happy": [("mouthSmileLeft", 0.5), ("mouthSmileRight", 0.5)],
+    "sorrow": [("mouthFrownLeft", 0.5), ("mouthFrownRight", 0.5)], "sad": [("mouthFrownLeft", 0.5), ("mouthFrownRight", 0.5)],
+    "angry": [("browDownLeft", 0.5), ("browDownRight", 0.5)],
+    "surprised": [("browInnerUp", 1.0)],
+    "blink_l": [("eyeBlinkLeft", 1.0)], "blinkleft": [("eyeBlinkLeft", 1.0)],
+    "blink_r": [("eyeBlinkRight", 1.0)], "blinkright": [("eyeBlinkRight", 1.0)],
+    "lookup": [("eyeLookUpLeft", 0.5), ("eyeLookUpRight", 0.5)], "lookdown": [("eyeLookDownLeft", 0.5), ("eyeLookDownRight", 0.5)],
+}
+
+
+def vrm_expressions(asset: GltfAsset) -> dict[str, list[tuple[str, float]]]:
+    """VRM 0.x ``blendShapeMaster`` / VRM 1.0 ``expressions``: preset name -> [(morph target name, weight 0..1)]."""
+    ext = asset.extensions or {}
+    out: dict[str, list[tuple[str, float]]] = {}
+
+    def name_of(mesh: int | None, index: int) -> str | None:
+        names = asset.mesh_target_names.get(mesh, [])
+        return names[index] if mesh is not None and 0 <= index < len(names) else None
+
+    for g in ((ext.get("VRM") or {}).get("blendShapeMaster") or {}).get("blendShapeGroups", []):
+        key = str(g.get("presetName") or g.get("name") or "").lower()
+        binds = [(name_of(b.get("mesh"), int(b.get("index", -1))), float(b.get("weight", 100)) / 100.0) for b in g.get("binds", [])]
+        if key and key != "unknown":
+            out[key] = [(n, w) for n, w in binds if n]
+    exprs = (ext.get("VRMC_vrm") or {}).get("expressions") or {}
+    for group in ("preset", "custom"):
+        for key, e in (exprs.get(group) or {}).items():
+            binds = [(name_of(asset.node_mesh.get(b.get("node")), int(b.get("index", -1))), float(b.get("weight", 1.0)))
+                     for b in e.get("morphTargetBinds", [])]
+            out[key.lower()] = [(n, w) for n, w in binds if n]
+    if "blink" in out:  # both eyes in one preset: split it when there are no one-sided ones
+        out.setdefault("blink_l", out["blink"])
+        out.setdefault("blink_r", out["blink"])
+    return out
+
+
 #: ARKit names whose absence makes an avatar unusable (the core expression set).
 REQUIRED = ("jawOpen", "eyeBlinkLeft", "eyeBlinkRight")
 
 
-def resolve_targets(asset: GltfAsset, mapping: dict[str, str] | None = None) -> dict[str, str]:
-    """ARKit name -> morph target name in ``asset`` (case-insensitive; prefixes like
-    ``blendShape1.`` or ``ARKit_`` tolerated). Raises :class:`AvatarError` naming
-    what is missing when the asset has no morph targets or none that match."""
+def resolve_targets(asset: GltfAsset, mapping: dict[str, str] | None = None) -> dict[str, list[tuple[str, float]]]:
+    """ARKit name -> [(morph target name in ``asset``, weight)].
+
+    Names match case-insensitively (prefixes like ``blendShape1.`` or ``ARKit_``
+    tolerated); a user ``mapping`` wins; a VRM file without ARKit names is
+    driven through its expression presets (visemes, blink, joy...). Raises
+    :class:`AvatarError` naming what is missing when nothing usable is found.
+    """
     names = asset.morph_names
     src = Path(asset.path).name
     if not names:
@@ -103,15 +150,23 @@ def resolve_targets(asset: GltfAsset, mapping: dict[str, str] | None = None) -> 
             if key.startswith(pre):
                 key = key[len(pre):]
         lower.setdefault(key, n)
-    out: dict[str, str] = {}
+    out: dict[str, list[tuple[str, float]]] = {}
     for a in BLENDSHAPE_NAMES:
         if mapping and a in mapping:
             if mapping[a] not in names:
                 raise AvatarError(f"mapping sends {a} to {mapping[a]!r}, which is not a morph target of {src} "
                                   f"(it has: {', '.join(names[:20])}{'...' if len(names) > 20 else ''})")
-            out[a] = mapping[a]
+            out[a] = [(mapping[a], 1.0)]
         elif a.lower() in lower:
-            out[a] = lower[a.lower()]
+            out[a] = [(lower[a.lower()], 1.0)]
+    if not out:
+        vrm = vrm_expressions(asset)
+        for preset, arkits in VRM_PRESETS.items():
+            for target, w in vrm.get(preset, []):
+                for a, share in arkits:
+                    out.setdefault(a, []).append((target, w * share if share < 1 else w))
+        if out:
+            log.info("%s: driven through its VRM expressions (%d ARKit shapes mapped)", src, len(out))
     missing = [a for a in BLENDSHAPE_NAMES if a not in out]
     if not out:
         raise AvatarError(f"none of the morph targets of {src} ({', '.join(names[:12])}{'...' if len(names) > 12 else ''}) "
@@ -248,10 +303,9 @@ class Avatar:
         else:
             items = zip(BLENDSHAPE_NAMES, np.asarray(blendshapes, np.float32))
         for k, v in items:
-            t = self.targets.get(k)
-            if t is not None:
-                w[self._slot[t]] += float(v)
-        self.weights = w
+            for t, share in self.targets.get(k, ()):
+                w[self._slot[t]] += float(v) * share
+        self.weights = np.clip(w, -1.0, 2.0)
 
     def part_weights(self, part: _Part) -> np.ndarray:
         return self.weights[part.index] if len(part.index) else None

@@ -14,7 +14,7 @@ import io
 import json
 import logging
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +52,9 @@ class GltfAsset:
     morph_names: list[str]
     extras: dict
     path: str = ""
+    extensions: dict = field(default_factory=dict)  #: top-level glTF extensions (e.g. VRM, VRMC_vrm)
+    mesh_target_names: dict = field(default_factory=dict)  #: glTF mesh index -> its morph target names
+    node_mesh: dict = field(default_factory=dict)  #: glTF node index -> mesh index
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         lo = np.min([p.mesh.positions.min(0) for p in self.primitives], axis=0)
@@ -190,6 +193,8 @@ def read_glb(path: str | Path) -> GltfAsset:
     prims: list[Primitive] = []
     names_all: list[str] = []
     materials: dict[int | None, Material] = {}
+    node_mesh: dict[int, int] = {}
+    mesh_target_names: dict[int, list[str]] = {}
 
     def visit(ni: int, parent: np.ndarray) -> None:
         node = gltf["nodes"][ni]
@@ -197,6 +202,9 @@ def read_glb(path: str | Path) -> GltfAsset:
         if "mesh" in node:
             mesh = gltf["meshes"][node["mesh"]]
             tnames = list((mesh.get("extras") or {}).get("targetNames", []))
+            if not tnames and mesh.get("primitives"):  # UniVRM stores them per primitive
+                tnames = list((mesh["primitives"][0].get("extras") or {}).get("targetNames", []))
+            node_mesh[ni] = node["mesh"]
             nrm_m = np.linalg.inv(world[:3, :3]).T
             for k, prim in enumerate(mesh.get("primitives", [])):
                 if prim.get("mode", 4) != 4:
@@ -208,7 +216,8 @@ def read_glb(path: str | Path) -> GltfAsset:
                 nrm = r.accessor(at["NORMAL"]).astype(np.float64) if "NORMAL" in at else None
                 uv = r.accessor(at["TEXCOORD_0"]).astype(np.float32) if "TEXCOORD_0" in at else None
                 targets = prim.get("targets", [])
-                names = tnames if len(tnames) == len(targets) else [f"target{i}" for i in range(len(targets))]
+                names = tnames if len(tnames) == len(targets) else [f"mesh{node['mesh']}.target{i}" for i in range(len(targets))]
+                mesh_target_names[node["mesh"]] = names
                 mp = np.zeros((len(targets), nv, 3), np.float32)
                 mn = np.zeros((len(targets), nv, 3), np.float32) if nrm is not None else None
                 for ti, t in enumerate(targets):
@@ -240,7 +249,8 @@ def read_glb(path: str | Path) -> GltfAsset:
         visit(ni, np.eye(4))
     if not prims:
         raise GltfError(f"{p.name} contains no triangle meshes")
-    return GltfAsset(prims, names_all, gltf.get("asset", {}).get("extras", {}) or {}, str(p))
+    return GltfAsset(prims, names_all, gltf.get("asset", {}).get("extras", {}) or {}, str(p),
+                     extensions=gltf.get("extensions", {}) or {}, mesh_target_names=mesh_target_names, node_mesh=node_mesh)
 
 
 # ----------------------------------------------------------------------------- writing
