@@ -103,6 +103,7 @@ def run(frames: list[np.ndarray], preset_name: str = "studio", fps: float = 30.0
         "tracking_fps": round(1000 / tt, 1),
         "end_to_end_ms": round(te, 2),
         "end_to_end_fps": round(1000 / te, 1),
+        "end_to_end_mean_ms": round(statistics.fmean(total_ms), 2),
         "relight_over_tracking": round(te / tt, 2),
         "pipelined_ms": round(pipelined_ms, 2),
         "pipelined_fps": round(1000 / pipelined_ms, 1),

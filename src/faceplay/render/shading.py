@@ -209,8 +209,8 @@ class ShadingPass:
                 fbo.use()
                 fbo.viewport = (0, 0, w, h)
                 self._stex.use(0)
-                # bias: ~1.5 % of the face depth in shadow-map depth units
-                self.prog["u_bias"].value = 0.015
+                # bias: ~3 % of the face depth in shadow-map depth units (no acne on grazing cheeks)
+                self.prog["u_bias"].value = 0.03
                 self.prog["u_radius"].value = float(1.5 * softness)
             self.prog["u_size"].value = (float(w), float(h))
             self.prog["u_depth"].value = (zc, zr)
