@@ -164,10 +164,19 @@ class AvatarEffect:
 
         Only the region around the heads is rasterised; the rest stays transparent.
         """
-        cam = Camera.for_image(width, height)
         layer = np.zeros((height, width, 4), np.uint8)
+        color, box = self.render_region(width, height, faces, temporal=temporal, weights=weights)
+        if box is not None:
+            x, y, w, h = box
+            layer[y:y + h, x:x + w] = color
+        return layer, box
+
+    def render_region(self, width: int, height: int, faces: Sequence[Face], *, temporal: bool = False,
+                      weights: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray | None, tuple[int, int, int, int] | None]:
+        """Like :meth:`render_layer` but returns only the drawn rectangle's RGBA and its (x, y, w, h)."""
+        cam = Camera.for_image(width, height)
         if not faces:
-            return layer, None
+            return None, None
         t0 = time.perf_counter()
         items = []
         rects = []
@@ -185,13 +194,13 @@ class AvatarEffect:
                 rects.append((px[:, 0].min(), px[:, 1].min(), px[:, 0].max(), px[:, 1].max()))
         self.times.add("drive", time.perf_counter() - t0)
         if not rects:
-            return layer, None
+            return None, None
         x0 = int(max(0, np.floor(min(r[0] for r in rects)) - 2))
         y0 = int(max(0, np.floor(min(r[1] for r in rects)) - 2))
         x1 = int(min(width, np.ceil(max(r[2] for r in rects)) + 2))
         y1 = int(min(height, np.ceil(max(r[3] for r in rects)) + 2))
         if x1 - x0 < 2 or y1 - y0 < 2:
-            return layer, None
+            return None, None
         t0 = time.perf_counter()
         rw, rh = x1 - x0, y1 - y0
         crop = cam.crop(x0, y0, rw, rh)
@@ -206,8 +215,7 @@ class AvatarEffect:
         else:
             color = self.renderer.render(items, crop, self.video_lighting if self._live else self.lighting).color
         self.times.add("render", time.perf_counter() - t0)
-        layer[y0:y1, x0:x1] = color
-        return layer, (x0, y0, x1 - x0, y1 - y0)
+        return color, (x0, y0, rw, rh)
 
     def composite(self, rgb: np.ndarray, faces: Sequence[Face], *, temporal: bool = False) -> np.ndarray:
         """The output frame for ``rgb`` with avatars on ``faces`` (per :attr:`mode`).
@@ -216,16 +224,18 @@ class AvatarEffect:
         ``background`` is None, else RGB on that colour.
         """
         h, w = rgb.shape[:2]
+        if self.mode == "replace":
+            color, box = self.render_region(w, h, faces, temporal=temporal)
+            t0 = time.perf_counter()
+            out = rgb
+            if box is not None:
+                out = rgb.copy()
+                alpha_over(out, color, box[0], box[1], out=out)
+            self.times.add("composite", time.perf_counter() - t0)
+            return out
         layer, box = self.render_layer(w, h, faces, temporal=temporal)
         t0 = time.perf_counter()
-        if self.mode == "replace":
-            if box is None:
-                out = rgb
-            else:
-                x, y, bw, bh = box
-                out = rgb.copy()
-                alpha_over(out[y:y + bh, x:x + bw], layer[y:y + bh, x:x + bw], out=out[y:y + bh, x:x + bw])
-        elif self.mode == "avatar-only":
+        if self.mode == "avatar-only":
             if self.background is None:
                 from faceplay.render.composite import unpremultiply
 
@@ -284,7 +294,8 @@ class AvatarEffect:
         return self.composite(rgb, faces, temporal=False)
 
     # -- video -----------------------------------------------------------------------
-    def process_video(self, src: str | Path, dst: str | Path, *, progress: bool = False, pipeline: bool = True) -> dict:
+    def process_video(self, src: str | Path, dst: str | Path, *, progress: bool = False, pipeline: bool = True,
+                      encode_preset: str = "superfast") -> dict:
         """Apply the effect to a video file; the output keeps the frame count, rate and audio.
 
         With ``pipeline`` decoding + tracking run in a second thread, overlapping
@@ -302,7 +313,7 @@ class AvatarEffect:
         with VideoReader(src) as reader:
             out_w = reader.width * (2 if self.mode == "side-by-side" else 1)
             writer = VideoWriter(dst, reader.fps, out_w, reader.height, audio_from=src if reader.has_audio else None,
-                                 alpha=alpha)
+                                 alpha=alpha, preset=encode_preset)
             bar = None
             if progress:
                 from tqdm import tqdm

@@ -67,21 +67,42 @@ class MeshData:
     def n_targets(self) -> int:
         return 0 if self.morph_positions is None else len(self.morph_positions)
 
+    def _stacked(self):
+        """(live target indices, (T_live, N*3) position deltas, normal deltas or None), built once."""
+        st = getattr(self, "_stack", None)
+        if st is None:
+            mp = self.morph_positions
+            live = np.flatnonzero(np.abs(mp).reshape(len(mp), -1).max(axis=1) > 0) if mp is not None else np.zeros(0, int)
+            dp = np.ascontiguousarray(mp[live].reshape(len(live), -1), dtype=np.float32) if len(live) else None
+            dn = None
+            if self.morph_normals is not None and len(live):
+                dn = np.ascontiguousarray(self.morph_normals[live].reshape(len(live), -1), dtype=np.float32)
+                if not dn.any():
+                    dn = None
+            st = self._stack = (live, dp, dn)
+        return st
+
+    def live_targets(self) -> np.ndarray:
+        """Indices of the morph targets that move at least one vertex of this mesh."""
+        return self._stacked()[0]
+
     def morphed(self, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Positions and unit normals after applying morph ``weights`` (T,)."""
         if weights is None or self.morph_positions is None:
             return self.positions, self.normals
-        w = np.asarray(weights, dtype=np.float32)
-        active = np.flatnonzero(np.abs(w) > 1e-4)
-        if len(active) == 0:
+        live, dp, dn = self._stacked()
+        if not len(live):
             return self.positions, self.normals
-        pos = self.positions + np.tensordot(w[active], self.morph_positions[active], axes=1)
-        if self.morph_normals is not None:
-            nrm = self.normals + np.tensordot(w[active], self.morph_normals[active], axes=1)
+        w = np.asarray(weights, dtype=np.float32)[live]
+        if not np.any(np.abs(w) > 1e-4):
+            return self.positions, self.normals
+        pos = self.positions + (w @ dp).reshape(-1, 3)
+        if dn is not None:
+            nrm = self.normals + (w @ dn).reshape(-1, 3)
             nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-8)
         else:
             nrm = self.normals
-        return pos.astype(np.float32, copy=False), nrm.astype(np.float32, copy=False)
+        return pos, nrm
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Axis-aligned (min, max) of the base positions."""
@@ -111,16 +132,21 @@ class GpuMesh:
         self.nrm_buf.write(np.ascontiguousarray(normals, dtype=np.float32).tobytes())
 
     def set_weights(self, weights: np.ndarray | None) -> None:
-        """Blend the morph targets with ``weights`` and upload (skipped when unchanged)."""
+        """Blend the morph targets with ``weights`` and upload (skipped when the weights of
+        the targets that move this mesh are unchanged)."""
         if self.data.n_targets == 0:
             return
-        w = None if weights is None else np.asarray(weights, dtype=np.float32)
-        if w is not None and self._weights is not None and np.array_equal(w, self._weights):
+        live = self.data.live_targets()
+        if not len(live):
             return
-        if w is None and self._weights is None:
+        w = None if weights is None else np.asarray(weights, dtype=np.float32)[live]
+        if w is not None and not np.any(np.abs(w) > 1e-4):
+            w = None
+        prev = self._weights
+        if (w is None and prev is None) or (w is not None and prev is not None and np.array_equal(w, prev)):
             return
         self._weights = None if w is None else w.copy()
-        self.update(*self.data.morphed(w))
+        self.update(*self.data.morphed(weights))
 
     def vao(self, program):
         """The vertex array binding this mesh to ``program`` (cached)."""
