@@ -1,10 +1,10 @@
 // The live loop shared by the avatar and relight pages.
 // Camera → JPEG → WebSocket (4-byte id + JPEG) → server → (16-byte header + JPEG) → canvas.
-// At most WINDOW frames are in flight; the server keeps only the newest waiting frame
+// At most 3 frames are in flight (?window=N changes it); the server keeps only the newest waiting frame
 // and tells us which ones it dropped, so latency stays bounded when the CPU is busy.
 "use strict";
 class LiveLoop {
-  constructor({ effect, video, canvas, onInfo, onError, width = 640, height = 480, window: win = 3, quality = 0.8 }) {
+  constructor({ effect, video, canvas, onInfo, onError, width = 640, height = 480, window: win = +(new URLSearchParams(location.search).get("window") || 3), quality = 0.8 }) {
     Object.assign(this, { effect, video, canvas, onInfo, onError, width, height, win, quality });
     this.ctx = canvas.getContext("2d");
     this.grab = document.createElement("canvas");
