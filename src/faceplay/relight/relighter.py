@@ -274,7 +274,7 @@ class Relighter:
             gain_c = new / _face_mean(new, cv)
         else:  # add
             gain_c = 1.0 + new / _face_mean(old, cv) * 0.5
-        if rig.exposure_mode == "keep":
+        if rig.exposure_mode == "keep" and blend != "add":
             # keep the face's mean brightness (times rig.exposure): the light's shape changes, not the exposure;
             # in video the level follows slowly, so it neither flickers nor lags behind a real change
             fm = cv > 0.5
@@ -284,7 +284,7 @@ class Relighter:
                     state.level = m if state.level is None else 0.15 * m + 0.85 * state.level
                     m = state.level
                 gain_c *= rig.exposure / max(m, 1e-3)
-        np.clip(gain_c, 0.0, GAIN_MAX, out=gain_c)
+        np.clip(gain_c, 1.0 if blend == "add" else 0.0, GAIN_MAX, out=gain_c)
         # hair, neck and body (proxy normals): a gentler, bounded version of the face's gain
         gain_c = f3 * gain_c + (1 - f3) * np.minimum(gain_c, 3.0) ** 0.9
         # light falls off beyond the face (hair, neck, body keep some of it)
