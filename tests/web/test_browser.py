@@ -146,3 +146,9 @@ def test_kiosk_capture_shows_winner_and_top3(page, live_server, gallery, videos_
     assert page.locator("img[data-testid=winner]").get_attribute("src").startswith("data:image/jpeg")
     assert "similarity" in page.inner_text("#winner") and "score" in page.inner_text("#winner")
     shots(page, "kiosk")
+
+
+def test_api_docs_render_offline(page, live_server):
+    page.goto(live_server.url + "/docs")
+    page.wait_for_selector(".opblock", timeout=30_000)  # Swagger UI served from the package, no CDN
+    assert page.locator(".opblock").count() >= 15

@@ -100,6 +100,28 @@ class _TooLarge(Exception):
     pass
 
 
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the swagger-ui-bundle-v2 package (no CDN: the app works offline)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:  # pragma: no cover - the web extra installs it
+        swagger_ui_path = None
+    if swagger_ui_path:
+        app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+        js, css = "/static/swagger/swagger-ui-bundle.js", "/static/swagger/swagger-ui.css"
+    else:
+        js = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"
+        css = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"
+
+    def docs():
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="faceplay API", swagger_js_url=js,
+                                   swagger_css_url=css, swagger_favicon_url="/static/favicon.svg")
+
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The faceplay web app for ``settings`` (models load on first use, not here)."""
     settings = settings or Settings()
@@ -119,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Offline AI face effects over HTTP: analyze, verify, avatar, relight, lookalike, gallery, jobs. "
                     "Errors are JSON `{\"error\": message}` with a 4xx status.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engines = Engines(settings)
@@ -166,6 +190,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         app.add_api_route(route, page, methods=["GET"], include_in_schema=False)
     app.add_api_route("/index.html", lambda: RedirectResponse("/"), methods=["GET"], include_in_schema=False)
+    _offline_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(LimitsMiddleware, settings=settings)
     return app
