@@ -125,6 +125,13 @@ def test_avatar_page_frames_follow_the_video(page, live_server, client, shots):
     }""")
     assert diff > 10, diff
     assert "avatar:" in page.inner_text("#status")
+    # record a short clip of the avatar stream: the page downloads a WebM
+    with page.expect_download(timeout=30_000) as dl:
+        page.click("#record")
+        _wait_frames(page, 4)
+        page.click("#record")
+    data = open(dl.value.path(), "rb").read()
+    assert dl.value.suggested_filename.endswith(".webm") and data[:4] == b"\x1a\x45\xdf\xa3" and len(data) > 5000
     page.click("#suggest")
     page.wait_for_function("document.querySelector('#suggestion').textContent.startsWith('Suggested')", timeout=60_000)
     shots(page, "avatar")
@@ -152,3 +159,21 @@ def test_api_docs_render_offline(page, live_server):
     page.goto(live_server.url + "/docs")
     page.wait_for_selector(".opblock", timeout=30_000)  # Swagger UI served from the package, no CDN
     assert page.locator(".opblock").count() >= 15
+
+
+def test_pages_carry_the_token(browser, tmp_path):
+    """With --token, a page opened with ?token= can use the API; without it, it shows the 401 message."""
+    from faceplay.web.app import create_app
+    from faceplay.web.config import Settings
+    from faceplay.web.harness import ServerThread
+
+    with ServerThread(create_app(Settings(data_dir=tmp_path, token="t0k"))) as srv:
+        ctx = browser.new_context()
+        pg = ctx.new_page()
+        pg.goto(srv.url + "/kiosk?token=t0k")
+        pg.wait_for_selector("[data-stat=faces]")
+        assert pg.inner_text("[data-stat=faces]") == "0" and pg.inner_text("#error") == ""
+        assert "token=t0k" in pg.get_attribute("header nav a[href^='/relight']", "href")
+        pg.goto(srv.url + "/kiosk")
+        pg.wait_for_function("document.querySelector('#error').textContent.includes('token')")
+        ctx.close()
