@@ -155,12 +155,20 @@ class Matter:
         self._model = None
 
 
+def soft_blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian-like blur of standard deviation ``sigma`` px; O(1) per pixel (stack blur) for wide kernels."""
+    if sigma < 3.0:
+        return cv2.GaussianBlur(x, (0, 0), sigma)
+    k = int(2.5 * sigma) * 2 + 1
+    return cv2.stackBlur(x, (k, k))
+
+
 def proxy_normals(matte: np.ndarray, scale: float) -> np.ndarray:
     """View-frame normals (H, W, 3) of the matte's silhouette "inflated" into a soft relief.
 
     ``scale``: blur radius in pixels (about a quarter of a face width).
     """
-    d = cv2.GaussianBlur(matte.astype(np.float32), (0, 0), max(scale, 1.0))
+    d = soft_blur(matte.astype(np.float32), max(scale, 1.0))
     gx = cv2.Sobel(d, cv2.CV_32F, 1, 0, ksize=3) / 8.0
     gy = cv2.Sobel(d, cv2.CV_32F, 0, 1, ksize=3) / 8.0
     k = 1.5 * scale

@@ -35,7 +35,7 @@ from faceplay.errors import ConfigError
 from faceplay.geometry.fit import FaceFitter
 from faceplay.relight import illum
 from faceplay.relight.lights import Rig
-from faceplay.relight.masks import Matter, proxy_normals, vertex_skin_weights
+from faceplay.relight.masks import Matter, proxy_normals, soft_blur, vertex_skin_weights
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class Relighter:
         #: the shading map's resolution (longer side): 320 for photos, 192 for video (speed)
         self.render_max_side = render_max_side or (192 if video else 320)
         #: video: run the person segmentation every n-th frame (the matte is smoothed in between)
-        self.matte_every = matte_every or (2 if video else 1)
+        self.matte_every = matte_every or (3 if video else 1)
         self._frame_no = 0
         self._last_matte: np.ndarray | None = None
         self.levels = subdivision
@@ -211,13 +211,13 @@ class Relighter:
         B = (slice(y0, y1), slice(x0, x1))
         mt, cv = matte[B], cov[B]
         # 0 at the mesh border, 1 a little inside: face normals fade into proxy normals without a seam
-        feather = np.clip(2.0 * cv2.GaussianBlur(cv, (0, 0), max(0.045 * fw, 0.8)) - 1.0, 0.0, 1.0) * cv
+        feather = np.clip(2.0 * soft_blur(cv, max(0.045 * fw, 0.8)) - 1.0, 0.0, 1.0) * cv
         pn = proxy_normals(mt, 0.25 * fw)
         # near the face, continue the face's own normals outwards (normalised convolution) so the
         # shading of hair / ears / neck joins the face's without a seam
         sig = max(0.12 * fw, 1.0)
-        wsum = cv2.GaussianBlur(cv, (0, 0), sig)
-        ext = cv2.GaussianBlur(gb.normal[B] * cv[..., None], (0, 0), sig) / np.maximum(wsum, 1e-4)[..., None]
+        wsum = soft_blur(cv, sig)
+        ext = soft_blur(np.ascontiguousarray(gb.normal[B] * cv[..., None]), sig) / np.maximum(wsum, 1e-4)[..., None]
         near = np.clip(3.0 * wsum, 0.0, 1.0)[..., None]
         pn = near * ext + (1 - near) * pn
         pn /= np.maximum(np.sqrt(np.einsum("...i,...i->...", pn, pn)), 1e-6)[..., None]
