@@ -108,10 +108,14 @@ def _free_port() -> int:
 
 
 class _MilvusServer:
-    """A real Milvus 2.3.5 standalone server (PyPI ``milvus``, dev extra) on a free localhost port."""
+    """A real Milvus 2.3.5 standalone server (PyPI ``milvus``, dev extra) on a free localhost port.
+
+    Only one can run per machine: its embedded etcd peer port, management port and pid file are fixed.
+    """
 
     def __init__(self, data: Path) -> None:
         exe = Path(sys.executable).parent / "milvus-server"
+        self.data = data
         self.error = None
         self.proc = None
         if not exe.exists():
@@ -129,7 +133,12 @@ class _MilvusServer:
         from pymilvus import MilvusClient
 
         t0 = time.monotonic()
+        stderr = self.data / "logs" / "milvus-stderr.log"
         while time.monotonic() - t0 < timeout:
+            if stderr.exists() and b"panic:" in stderr.read_bytes():
+                self.stop()
+                pytest.fail(f"milvus-server crashed at start-up (see {stderr}); another Milvus server on this machine "
+                            "holds its fixed ports (etcd 2380, 9092) or /run/milvus/standalone.pid: stop it and re-run")
             if self.proc.poll() is not None:
                 pytest.fail(f"milvus-server exited with {self.proc.returncode}; see {self.log.name}")
             try:
