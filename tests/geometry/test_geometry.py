@@ -120,3 +120,9 @@ def test_identity_is_held_per_track(photo_faces):
     lm[:, 1] += (lm[:, 1] - lm[:, 1].mean()) * 0.15  # a stretched (noisy) frame
     later = f.fit(lm, face.blendshapes, rgb.shape[0]).alpha
     np.testing.assert_allclose(later, np.mean(first, 0), atol=1e-6)
+
+
+def test_fitted_head_turn_agrees_with_the_analyzers_pose(photo_faces):
+    for name, (rgb, face) in photo_faces.items():
+        fit = FaceFitter().fit(face.landmarks, face.blendshapes, rgb.shape[0])
+        assert abs(fit.yaw - face.pose.yaw) < 15, f"{name}: fit {fit.yaw:.1f} vs pose {face.pose.yaw:.1f}"

@@ -34,7 +34,7 @@ class FaceFit:
     beta: np.ndarray  #: (52,) expression (ARKit blendshape weights)
     vertices: np.ndarray  #: (468, 3) view frame (x right, y up, z to the viewer; pixels)
     rms: float  #: landmark residual in pixels (x, y)
-    yaw: float  #: degrees, from the fitted rotation (0 = frontal)
+    yaw: float  #: degrees, from the fitted rotation (0 = frontal; same sign convention as Face.pose.yaw)
 
     def image_vertices(self, height: int) -> np.ndarray:
         """Vertices as image pixels (x right, y down) with z towards the viewer."""
