@@ -67,6 +67,8 @@ class AvatarEffect:
         samples: MSAA samples of the renderer (0 = off, fastest).
         background: RGB for avatar-only / side-by-side backdrops, or None for
             transparency (avatar-only returns RGBA then).
+        match_exposure: in replace mode, dim or brighten the avatar's lighting
+            to the brightness around each face.
         video_quality: "fast" renders video/stream frames with at most
             ``fast_pixels`` rasterised pixels per frame (upscaled) and a key
             light + environment; "high" renders them like photos.
@@ -76,7 +78,8 @@ class AvatarEffect:
                  config: AvatarConfig | None = None, auto_config: bool = True, mapping: dict[str, str] | None = None,
                  driver: DriverSettings | None = None, scale: float = 1.0, samples: int = 4,
                  background: tuple[int, int, int] | None = (0, 177, 64), lighting: Lighting | None = None,
-                 max_faces: int = 5, video_quality: str = "fast", fast_pixels: int = 48_000) -> None:
+                 max_faces: int = 5, video_quality: str = "fast", fast_pixels: int = 48_000,
+                 match_exposure: bool = True) -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self.sources = [avatar] if isinstance(avatar, (str, Path)) else list(avatar)
@@ -96,6 +99,7 @@ class AvatarEffect:
         self.video_lighting = lighting or (Lighting.fast() if video_quality == "fast" else self.lighting)
         self.video_pixels = fast_pixels if video_quality == "fast" else None
         self._live = False
+        self.match_exposure = match_exposure
         self.max_faces = max_faces
         self.times = StageTimes()
         self._renderer = None
@@ -172,8 +176,12 @@ class AvatarEffect:
         return layer, box
 
     def render_region(self, width: int, height: int, faces: Sequence[Face], *, temporal: bool = False,
-                      weights: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray | None, tuple[int, int, int, int] | None]:
-        """Like :meth:`render_layer` but returns only the drawn rectangle's RGBA and its (x, y, w, h)."""
+                      weights: Sequence[np.ndarray] | None = None,
+                      exposure: float = 1.0) -> tuple[np.ndarray | None, tuple[int, int, int, int] | None]:
+        """Like :meth:`render_layer` but returns only the drawn rectangle's RGBA and its (x, y, w, h).
+
+        ``exposure`` scales the lighting (replace mode matches it to the scene).
+        """
         cam = Camera.for_image(width, height)
         if not faces:
             return None, None
@@ -205,15 +213,20 @@ class AvatarEffect:
         rw, rh = x1 - x0, y1 - y0
         crop = cam.crop(x0, y0, rw, rh)
         budget = self.video_pixels if self._live else None
+        light = self.video_lighting if self._live else self.lighting
+        if exposure != 1.0:
+            from dataclasses import replace
+
+            light = replace(light, exposure=light.exposure * exposure)
         if budget and rw * rh > budget:
             k = (budget / (rw * rh)) ** 0.5
             small = Camera(crop.view, crop.proj, max(8, int(np.ceil(rw * k))), max(8, int(np.ceil(rh * k))))
-            color = self.renderer.render(items, small, self.video_lighting).color
+            color = self.renderer.render(items, small, light).color
             import cv2
 
             color = cv2.resize(color, (rw, rh), interpolation=cv2.INTER_LINEAR)
         else:
-            color = self.renderer.render(items, crop, self.video_lighting if self._live else self.lighting).color
+            color = self.renderer.render(items, crop, light).color
         self.times.add("render", time.perf_counter() - t0)
         return color, (x0, y0, rw, rh)
 
@@ -225,7 +238,7 @@ class AvatarEffect:
         """
         h, w = rgb.shape[:2]
         if self.mode == "replace":
-            color, box = self.render_region(w, h, faces, temporal=temporal)
+            color, box = self.render_region(w, h, faces, temporal=temporal, exposure=self._scene_exposure(rgb, faces, temporal))
             t0 = time.perf_counter()
             out = rgb
             if box is not None:
@@ -250,6 +263,27 @@ class AvatarEffect:
             out = np.concatenate([rgb, alpha_over(bg, layer)], axis=1)
         self.times.add("composite", time.perf_counter() - t0)
         return out
+
+    def _scene_exposure(self, rgb: np.ndarray, faces: Sequence[Face], temporal: bool) -> float:
+        """Exposure that fits the avatar into the scene: darker around dim faces, a little brighter in bright ones."""
+        if not self.match_exposure or not faces:
+            return 1.0
+        lum = []
+        H, W = rgb.shape[:2]
+        for f in faces:
+            x, y, w, h = (int(v) for v in f.box)
+            x0, y0 = max(0, x - w // 2), max(0, y - h // 2)
+            patch = rgb[y0:min(H, y + h + h // 2):3, x0:min(W, x + w + w // 2):3]
+            if patch.size:
+                lum.append(float(patch.mean()) / 255.0)
+        if not lum:
+            return 1.0
+        e = float(np.clip((np.mean(lum) / 0.45) ** 0.6, 0.55, 1.2))
+        if temporal:
+            prev = getattr(self, "_exposure", None)
+            e = e if prev is None else 0.85 * prev + 0.15 * e
+            self._exposure = e
+        return e
 
     # -- photos ----------------------------------------------------------------------
     def detect(self, rgb: np.ndarray) -> list[Face]:
@@ -430,6 +464,7 @@ class AvatarStream:
         effect._avatars.clear()
         effect._drivers.clear()
         effect._live = True
+        effect._exposure = None
 
     def push(self, rgb: np.ndarray, timestamp: float | None = None) -> np.ndarray:
         """Process one RGB frame (``timestamp`` in seconds; defaults to 30 fps spacing)."""

@@ -289,7 +289,7 @@ class _Writer:
         lo = d.min(axis=0).astype(float).tolist() if n else [0, 0, 0]
         hi = d.max(axis=0).astype(float).tolist() if n else [0, 0, 0]
         if len(nz) * 16 >= n * 12:
-            i = self.accessor(d)
+            i = self.accessor(d, target=34962)
         else:
             acc = {"componentType": 5126, "count": n, "type": "VEC3"}
             if len(nz):
