@@ -106,9 +106,9 @@ class FaceDriver:
         self._m: np.ndarray | None = None
 
     def calibrate_from(self, face: Face) -> None:
-        """Take ``face`` as this person's resting expression."""
+        """Take ``face`` as this person's resting expression (an explicit calibration frame)."""
         raw = self.raw(face)
-        self.neutral = np.where(self._calib_mask, np.minimum(raw, 0.5), 0.0).astype(np.float32)
+        self.neutral = np.where(self._calib_mask, np.minimum(raw, 0.9), 0.0).astype(np.float32)
 
     @staticmethod
     def raw(face: Face) -> np.ndarray:
