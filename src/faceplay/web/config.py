@@ -36,6 +36,7 @@ class Settings:
     max_live_sessions: int = 24
     max_jobs_kept: int = 50
     live_jpeg_quality: int = 80
+    analyzers: int = 2  #: FaceAnalyzers serving REST requests in parallel (capped at the CPU count)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()

@@ -3,7 +3,8 @@
 Threading: MediaPipe graphs, ONNX sessions and the SQLite gallery are not
 shared across threads at will, and OpenGL contexts are per thread. So
 
-* photo analysis runs under one lock (``analyzer``),
+* photo analysis borrows one of ``analyzers`` FaceAnalyzers (default: one per
+  core, at most 2) from a small pool, one request at a time each,
 * everything that renders (live frames, photo relight / avatar) runs on one
   dedicated ``gl`` thread; live frames are decoded and tracked on a ``track``
   thread first, so the two stages of consecutive frames overlap on 2 cores,
@@ -16,7 +17,10 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import os
+import queue
 import threading
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -57,8 +61,10 @@ class Engines:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._new_pools()
-        self.analyzer_lock = threading.Lock()
-        self._analyzer = None
+        self._pool: queue.Queue = queue.Queue()
+        self._created: list = []
+        self._pool_lock = threading.Lock()
+        self.n_analyzers = max(1, min(settings.analyzers, os.cpu_count() or 1))
         self._relighter = None  # lives on the gl thread
         self._live_relighter = None  # gl thread
         self._store = None  # lives on the gallery thread
@@ -80,28 +86,40 @@ class Engines:
         return await asyncio.get_running_loop().run_in_executor(self.gallery_pool, fn, *args)
 
     # -- face analysis -----------------------------------------------------
+    @contextmanager
     def analyzer(self):
-        """The shared :class:`FaceAnalyzer` (hold ``analyzer_lock`` while using it)."""
-        if self._analyzer is None:
-            from faceplay.face.analyzer import FaceAnalyzer
+        """Borrow a :class:`FaceAnalyzer` for one request (created on first use, at most ``n_analyzers``)."""
+        try:
+            fa = self._pool.get_nowait()
+        except queue.Empty:
+            fa = None
+            with self._pool_lock:
+                if len(self._created) < self.n_analyzers:
+                    from faceplay.face.analyzer import FaceAnalyzer
 
-            self._analyzer = FaceAnalyzer()
-        return self._analyzer
+                    fa = FaceAnalyzer()
+                    self._created.append(fa)
+            if fa is None:
+                fa = self._pool.get()
+        try:
+            yield fa
+        finally:
+            self._pool.put(fa)
 
     def analyze(self, rgb, fields) -> list:
-        with self.analyzer_lock:
-            return self.analyzer().analyze(rgb, fields=fields)
+        with self.analyzer() as fa:
+            return fa.analyze(rgb, fields=fields)
 
     def complete(self, rgb, faces, fields) -> None:
         """Add ``fields`` to faces already found in ``rgb`` (no re-detection)."""
         from faceplay.media.frame import Frame
 
-        with self.analyzer_lock:
-            self.analyzer().complete(Frame(np.ascontiguousarray(rgb)), list(faces), fields)
+        with self.analyzer() as fa:
+            fa.complete(Frame(np.ascontiguousarray(rgb)), list(faces), fields)
 
     def verify(self, a, b):
-        with self.analyzer_lock:
-            return self.analyzer().verify(a, b)
+        with self.analyzer() as fa:
+            return fa.verify(a, b)
 
     # -- relight (gl thread) ----------------------------------------------
     def relighter(self):
@@ -174,8 +192,9 @@ class Engines:
             except Exception as exc:  # pragma: no cover - shutdown best effort
                 log.warning("closing %s failed: %s", fn.__name__, exc)
             pool.shutdown(wait=True, cancel_futures=True)
-        if self._analyzer is not None:
-            with self.analyzer_lock:
-                self._analyzer.close()
-                self._analyzer = None
+        with self._pool_lock:
+            for fa in self._created:
+                fa.close()
+            self._created.clear()
+            self._pool = queue.Queue()
         self._new_pools()  # the app can start again (a second lifespan cycle) with fresh threads
