@@ -43,6 +43,8 @@ BLEND_MODES = ("ratio", "multiply", "add")
 _GAMMA = 2.2
 _TO_LINEAR = ((np.arange(256) / 255.0) ** _GAMMA).astype(np.float32)
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
+#: per-channel exponents of a darkening gain on skin (subsurface scattering keeps shadows warm)
+_SSS = np.array([0.8, 1.0, 1.08], np.float32)
 #: the shading of the original light is never taken below this (avoids exploding gains in black areas)
 SHADING_FLOOR = 0.06
 GAIN_MAX = 8.0
@@ -285,6 +287,10 @@ class Relighter:
                     m = state.level
                 gain_c *= rig.exposure / max(m, 1e-3)
         np.clip(gain_c, 1.0 if blend == "add" else 0.0, GAIN_MAX, out=gain_c)
+        # skin scatters red light into its shadows: where the new light darkens skin, red is darkened less
+        dark = np.minimum(gain_c, 1.0)
+        skin_w = (feather * gb.skin[B])[..., None]
+        gain_c = gain_c + skin_w * (np.power(np.maximum(dark, 1e-4), _SSS) - dark)
         # hair, neck and body (proxy normals): a gentler, bounded version of the face's gain
         gain_c = f3 * gain_c + (1 - f3) * np.minimum(gain_c, 3.0) ** 0.9
         # light falls off beyond the face (hair, neck, body keep some of it)
@@ -355,7 +361,9 @@ class Relighter:
         box = (slice(ly0, ly1), slice(lx0, lx1))
         eff = cv2.pow(np.maximum(gain[box], 0.0), 1.0 / _GAMMA)
         eff = 1.0 + strength * (eff - 1.0)
-        sp = strength * cv2.pow(np.clip(spec[box], 0.0, 1.0), 1.0 / _GAMMA)
+        # highlights are linear light added on top; screen-blending 2.5x the linear amount matches
+        # (I_lin + spec)^(1/2.2) to within ~20 % over skin tones
+        sp = strength * np.clip(2.5 * spec[box], 0.0, 1.0)
         fx, fy = w / W, h / H
         # the full-res box whose bilinear samples can differ from 1 / 0
         X0, X1 = max(int(np.floor((lx0 + 0.5) / fx - 0.5)), 0), min(int(np.ceil((lx1 - 0.5) / fx + 0.5)), W)
