@@ -339,7 +339,7 @@ def _hairline(p, ch, front, side, back, fringe=0.0):
     forehead) over ``side`` (above the ears) to ``back`` (nape), by azimuth around the head."""
     x, y, z = p[:, 0], p[:, 1], p[:, 2]
     ang = np.abs(np.arctan2(x, z - ch.head.c[2]))  # 0 = front, pi = back
-    line = np.interp(ang, [0.0, 0.9, 1.45, 2.2, np.pi], [front, front - 0.6, side, back + 1.0, back])
+    line = np.interp(ang, [0.0, 0.75, 1.2, 1.6, 2.2, np.pi], [front, front - 0.5, max(side, front - 3.0), side, back + 1.0, back])
     line = line - fringe * np.exp(-(x / 2.2) ** 2) * (ang < 1.0)
     return (y - line) / 1.0
 
@@ -350,6 +350,26 @@ def hair_short(p, ch):
 
 def hair_long(p, ch):
     return _hairline(p, ch, 7.0, -6.5, -11.0, fringe=0.8)
+
+
+def hair_curtain(rig: Rig, P):
+    """Long hair falling behind and beside the head down to the shoulders (a double-sided sheet)."""
+    h = rig.head(P)
+    th = np.linspace(0.95, 2 * np.pi - 0.95, 40)  # 0 = front; leaves the face free
+    ys = np.linspace(7.0, -16.0, 20)
+    rows = []
+    for y in ys:
+        below = np.clip((h.c[1] - h.r[1] * 0.35 - y) / 8.0, 0, 1)
+        flare = 0.9 + 1.6 * below ** 1.5
+        top = np.sqrt(max(0.25, 1.0 - ((y - h.c[1]) / h.r[1]) ** 2)) if y > h.c[1] else 1.0
+        rx = h.r[0] * h.width_scale(min(y, h.c[1])) * (0.99 if y > h.c[1] - h.r[1] * 0.5 else 0.95) * top + flare
+        rz = h.r[2] * 0.98 * top + flare
+        wave = 0.25 * np.sin(th * 9 + y * 0.4)
+        rows.append(np.stack([(rx + wave) * np.sin(th), np.full_like(th, y), h.c[2] + (rz + wave) * np.cos(th)], -1))
+    pos = np.concatenate(rows)
+    uv = np.stack([np.tile(np.linspace(0, 6, len(th)), len(ys)), np.repeat(np.linspace(0, 4, len(ys)), len(th))], -1)
+    idx = grid_indices(len(ys), len(th)).reshape(-1, 3)[:, ::-1].reshape(-1)
+    return [("hair_long_back", "hairSheet", pos, uv.astype(np.float32), idx)]
 
 
 def beard_mask(p, ch):
@@ -474,14 +494,15 @@ def characters() -> list[Char]:
     toon_m = common(toon_skin, (0.35, 0.22, 0.12), lips=Material("lips", hex_color("#c25b5b"), 0.0, 0.3, **lip_gloss))
     toon_m["hair"] = Material("hair", hex_color("#3b2417"), 0.0, 0.35, normal_texture=hairtex, normal_scale=0.8, clearcoat=0.8,
                               clearcoat_roughness=0.2)
+    toon_m["hairSheet"] = toon_m["hair"].copy(double_sided=True)
     toon = Char(
         "toon", "Toon human (glossy plastic)",
         HeadShape((0, 1.8, -1.8), (9.6, 11.8, 10.4), 2.0, jaw_taper=0.18, crown=0.08, bumps=[]),
         toon_m, eye_r=2.05, eye_x=3.45, eye_y=2.6, eye_embed=0.5, lashes=True, lip_r=(0.3, 0.38),
         extras=[nose_part(-0.9, (1.05, 0.85, 0.9)), ears_part("human", "skin"),
-                shell_part("hair_short", "hair", hair_short, 1.3), shell_part("hair_long", "hair", hair_long, 1.6),
+                shell_part("hair_short", "hair", hair_short, 1.3), shell_part("hair_long", "hair", hair_long, 1.6), hair_curtain,
                 shell_part("beard", "hair", beard_mask, 0.7, jaw=True)],
-        options={"hair": {"short": ["hair_short"], "long": ["hair_long"], "none": []}, "beard": {"yes": ["beard"], "no": []},
+        options={"hair": {"short": ["hair_short"], "long": ["hair_long", "hair_long_back"], "none": []}, "beard": {"yes": ["beard"], "no": []},
                  "default": {"hair": "short", "beard": "no"}},
     )
     # 2. robot: brushed metal

@@ -254,6 +254,36 @@ def read_glb(path: str | Path) -> GltfAsset:
 
 
 # ----------------------------------------------------------------------------- writing
+def tangents(positions: np.ndarray, normals: np.ndarray, uvs: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """glTF TANGENT (N, 4): per-vertex tangents from UVs, orthogonalised, w = bitangent sign."""
+    p = positions.astype(np.float64)
+    n = normals.astype(np.float64)
+    uv = uvs.astype(np.float64)
+    tri = indices.reshape(-1, 3).astype(np.int64)
+    e1, e2 = p[tri[:, 1]] - p[tri[:, 0]], p[tri[:, 2]] - p[tri[:, 0]]
+    d1, d2 = uv[tri[:, 1]] - uv[tri[:, 0]], uv[tri[:, 2]] - uv[tri[:, 0]]
+    det = d1[:, 0] * d2[:, 1] - d2[:, 0] * d1[:, 1]
+    r = np.where(np.abs(det) > 1e-12, 1.0 / np.where(np.abs(det) > 1e-12, det, 1.0), 0.0)[:, None]
+    t = (e1 * d2[:, 1:2] - e2 * d1[:, 1:2]) * r
+    b = (e2 * d1[:, 0:1] - e1 * d2[:, 0:1]) * r
+    T = np.zeros_like(p)
+    B = np.zeros_like(p)
+    for k in range(3):
+        np.add.at(T, tri[:, k], t)
+        np.add.at(B, tri[:, k], b)
+    T -= n * (n * T).sum(1, keepdims=True)
+    ln = np.linalg.norm(T, axis=1, keepdims=True)
+    bad = ln[:, 0] < 1e-9
+    if bad.any():  # no UV gradient: any unit vector perpendicular to the normal
+        a = np.where(np.abs(n[bad, 0:1]) < 0.9, np.array([[1.0, 0, 0]]), np.array([[0, 1.0, 0]]))
+        T[bad] = np.cross(n[bad], a)
+        ln[bad] = np.linalg.norm(T[bad], axis=1, keepdims=True)
+    T /= np.maximum(ln, 1e-12)
+    w = np.where((np.cross(n, T) * B).sum(1) < 0, -1.0, 1.0)
+    return np.c_[T, w].astype(np.float32)
+
+
+
 class _Writer:
     def __init__(self) -> None:
         self.bin = bytearray()
@@ -381,6 +411,9 @@ def write_glb(path: str | Path, parts: list[tuple[MeshData, Material]], morph_na
         }
         if mesh.name:
             prim["extras"] = {"name": mesh.name}
+        if mat.normal_texture is not None:
+            prim["attributes"]["TANGENT"] = w.accessor(tangents(mesh.positions, mesh.normals, mesh.uvs, mesh.indices),
+                                                       target=34962)
         if morph_names:
             prim["targets"] = []
             for ti in range(len(morph_names)):
