@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -76,6 +77,7 @@ def run(video: Path, avatar: str = "toon", samples: int = 0, pipeline: bool = Tr
         "ratio_end_to_end_to_tracking": round(e2e_fps / track_fps, 3),
         "tracking_alone_ms": round(track_ms, 2), "decode_alone_ms": round(decode_ms, 2),
         "ms_per_stage": res["ms_per_stage"], "goal_fps": 30, "goal_met": e2e_fps >= 30,
+        "cpu_count": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
     }
 
 
