@@ -510,7 +510,8 @@ def characters() -> list[Char]:
     rob_m = common(metal, (0.1, 0.8, 1.0), lid=Material("lid", hex_color("#70767f"), 1.0, 0.28, normal_texture=brushed,
                                                             normal_scale=0.4),
                    brow=Material("brow", hex_color("#2a2d33"), 0.9, 0.35),
-                   lips=Material("lips", hex_color("#3a3f47"), 1.0, 0.3), mouth="#0b0f14")
+                   lips=Material("lips", hex_color("#1f6f86"), 0.0, 0.2, emissive=(0.0, 0.45, 0.6), clearcoat=1.0),
+                   mouth="#0b0f14")
     rob_m["eye"] = Material("eye", (1, 1, 1, 1), 0.0, 0.05, base_color_texture=eye_texture((0.0, 0.85, 1.0), "round", iris=0.3,
                                                                                           pupil=0.12),
                             emissive=(0.0, 0.35, 0.5), clearcoat=1.0, clearcoat_roughness=0.0)
