@@ -48,6 +48,8 @@ _SSS = np.array([0.8, 1.0, 1.08], np.float32)
 #: the shading of the original light is never taken below this (avoids exploding gains in black areas)
 SHADING_FLOOR = 0.06
 GAIN_MAX = 8.0
+#: ``absolute`` rigs never lift the face's mean linear luminance above this (sRGB ~150)
+ABSOLUTE_MAX_MEAN = 0.3
 
 
 @dataclass
@@ -286,6 +288,15 @@ class Relighter:
                     state.level = m if state.level is None else 0.15 * m + 0.85 * state.level
                     m = state.level
                 gain_c *= rig.exposure / max(m, 1e-3)
+        yl = _TO_LINEAR[low[B]] @ _LUMA  # linear luminance of the crop
+        if rig.exposure_mode == "absolute" and blend != "add":
+            # the albedo prior cannot know the skin tone: never push the face's mean above a normal exposure
+            fm = (cv > 0.5) & (gb.skin[B] > 0.5)
+            if fm.sum() > 20:
+                m_out = float((yl[fm] * (gain_c[fm] @ _LUMA)).mean())
+                limit = max(ABSOLUTE_MAX_MEAN, float(yl[fm].mean()))  # lift at most to normal, never darken for it
+                if m_out > limit:
+                    gain_c *= limit / m_out
         np.clip(gain_c, 1.0 if blend == "add" else 0.0, GAIN_MAX, out=gain_c)
         # skin scatters red light into its shadows: where the new light darkens skin, red is darkened less
         dark = np.minimum(gain_c, 1.0)
@@ -300,11 +311,26 @@ class Relighter:
         fall = np.exp(-np.maximum(d - 1.0, 0) ** 2 / (2 * 1.2 ** 2)).astype(np.float32)
         # the face's full effect reaches a little beyond the mesh (forehead, hairline, jaw) where the matte
         # is soft (hair), then the matte and the fall-off take over
-        region = np.maximum(np.clip(mt * fall, 0, 1), np.minimum(near[..., 0], np.clip(4.0 * mt, 0, 1)))
+        region = np.maximum(np.clip(mt * mt * fall, 0, 1), np.minimum(near[..., 0], np.clip(4.0 * mt, 0, 1)))
         region = np.maximum(region, cv)[..., None]
         spec_c = spec * (feather * gb.skin[B].clip(0.3, 1.0) + 0.08 * (1 - feather))[..., None] * region
         gain = np.ones((h, w, 3), np.float32)
-        gain[B] = 1.0 + region * (gain_c - 1.0)
+        g_c = 1.0 + region * (gain_c - 1.0)
+        # guard against halos: outside the face's core nothing is lifted above the brightest relit skin
+        # (the mesh border or a soft matte edge over a bright background, shiny hair)
+        fsel = feather > 0.5
+        cap = None
+        if fsel.any():
+            gl = g_c @ _LUMA
+            out_l = yl * gl
+            ref = fsel & (gb.skin[B] > 0.5)  # skin only: teeth and eye whites may blow out legitimately
+            ycap = float(np.percentile(out_l[ref if ref.sum() > 20 else fsel], 97))
+            cap = 255.0 * min(ycap * 1.2, 1.0) ** (1.0 / _GAMMA)
+            over = (gl > 1.0) & (out_l > ycap) & ~fsel
+            if over.any():
+                scale = np.maximum(ycap / np.maximum(out_l, 1e-6), 1.0 / np.maximum(gl, 1e-6))
+                g_c = np.where(over[..., None], g_c * scale[..., None], g_c)
+        gain[B] = g_c
         spec = np.zeros((h, w, 3), np.float32)
         spec[B] = spec_c
         if state is not None:
@@ -315,7 +341,7 @@ class Relighter:
             state.gain, state.spec = gain, spec
         t5 = time.perf_counter()
 
-        out = self.composite(rgb, gain, spec, matte, strength, rig)
+        out = self.composite(rgb, gain, spec, matte, strength, rig, cap=cap)
         t6 = time.perf_counter()
         self.timings = {"fit_ms": (t1 - t0) * 1e3, "render_ms": (t2 - t1) * 1e3, "matte_ms": (t3 - t2) * 1e3,
                         "estimate_ms": (t4 - t3) * 1e3, "shade_ms": (t5 - t4) * 1e3, "blend_ms": (t6 - t5) * 1e3}
@@ -337,8 +363,13 @@ class Relighter:
         return res.original_rig()
 
     @staticmethod
-    def composite(rgb: np.ndarray, gain: np.ndarray, spec: np.ndarray, matte: np.ndarray, strength: float, rig: Rig) -> np.ndarray:
-        """Blend the low-resolution gain / highlight maps onto the full-resolution image."""
+    def composite(rgb: np.ndarray, gain: np.ndarray, spec: np.ndarray, matte: np.ndarray, strength: float, rig: Rig,
+                  cap: float | None = None) -> np.ndarray:
+        """Blend the low-resolution gain / highlight maps onto the full-resolution image.
+
+        ``cap`` (0..255): no pixel is lifted above ``max(its own brightest channel, cap)`` — keeps the
+        upsampled gain from blowing out bright background pixels at the person's edge.
+        """
         H, W = rgb.shape[:2]
         out = rgb.copy()
         if rig.background > 0 and strength > 0:
@@ -374,7 +405,16 @@ class Relighter:
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         eff_full = cv2.warpAffine(eff, M, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
         # saturating, rounding multiply straight into uint8 (an exact 1.0 leaves a pixel as it was)
-        crop = cv2.multiply(out[Y0:Y1, X0:X1], eff_full, dtype=cv2.CV_8U)
+        src = out[Y0:Y1, X0:X1]
+        crop = cv2.multiply(src, eff_full, dtype=cv2.CV_8U)
+        if cap is not None and cap < 250 and float(eff_full.max()) > 1.0:
+            m_in = src.max(-1)
+            m_out = crop.max(-1)
+            limit = np.maximum(m_in, np.uint8(cap))
+            over = m_out > limit
+            if over.any():
+                f = limit[over].astype(np.float32) / m_out[over].astype(np.float32)
+                crop[over] = np.clip(crop[over].astype(np.float32) * f[:, None] + 0.5, 0, 255).astype(np.uint8)
         if sp.max() > 0.5 / 255:
             # screen blend of the highlights: crop + sp * (255 - crop)
             sp_full = cv2.warpAffine(sp, M, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
