@@ -115,21 +115,24 @@ def quantize_one(name: str, cal: list[data.Sample], val: list[data.Sample], out_
                 break  # a MinMax recipe already passes
             out = Path(tmp) / f"{cand.label}.onnx"
             try:
-                build.quantize(float_model, calib, cand, out)
+                # histogram (percentile) calibration keeps every activation of every input in memory: cap it
+                cal_set = calib if cand.calibration == "minmax" else calib[:: max(1, len(calib) // build.PERCENTILE_INPUTS)]
+                build.quantize(float_model, cal_set, cand, out)
             except Exception as exc:  # a recipe onnxruntime cannot build is reported, not fatal
                 log.warning("%s %s failed: %s", name, cand.label, exc)
                 rep.candidates.append({"recipe": cand.label, "error": str(exc)[:200]})
                 continue
             acc = validate.compare(sp.task, ref, validate.run_all(validate.session(out), held),
                                    identities=ident, threshold=threshold)
-            lat = speed.latency({"fp32": src, "int8": out}, x, threads=1, runs=runs)
+            lat = speed.latency({"fp32": src, "int8": out}, x, threads=1, runs=max(10, runs // 2))
             sp1 = lat["fp32"]["median_ms"] / lat["int8"]["median_ms"]
             row = {"recipe": cand.label, "size": out.stat().st_size, "speedup_1t": round(sp1, 2),
                    "fp32_ms_1t": round(lat["fp32"]["median_ms"], 2), "int8_ms_1t": round(lat["int8"]["median_ms"], 2),
                    "accuracy": acc.to_dict()}
             rep.candidates.append(row)
             log.info("%s %s: %.2fx, %s", name, cand.label, sp1, "pass" if acc.passed else "; ".join(acc.failures))
-            key = (acc.passed, sp1)
+            # passing first, then those the keep rule would keep (speed or size), then the fastest
+            key = (acc.passed, decide(acc.passed, sp1, out.stat().st_size / rep.fp32_size)[0], sp1)
             if best is None or key > best[0]:
                 best = (key, cand, out.read_bytes(), acc)
         if best is None:
@@ -204,7 +207,8 @@ def quantize_models(names: list[str] | None = None, *, per_video: int = 12, rada
         if not store.available(n):
             raise ConfigError(f"model {n!r} is not present; run `faceplay models fetch {n}` first" if sp.optional
                               else f"model {n!r} is missing; reinstall faceplay")
-    builders = {n: SPECS[n].build for n in names}
+    # inputs for every present model (not just ``names``): one cached collection serves later runs too
+    builders = {n: s.build for n, s in SPECS.items() if n in names or (not s.optional and store.available(n))}
     cal = data.collect("calibration", builders, per_video=per_video, radar=radar, progress=progress, cache=True)
     val = data.collect("validation", builders, per_video=per_video, radar=radar, progress=progress, cache=True)
     reports = []
