@@ -319,14 +319,14 @@ class Relighter:
         # guard against halos: outside the face's core nothing is lifted above the brightest relit skin
         # (the mesh border or a soft matte edge over a bright background, shiny hair)
         fsel = feather > 0.5
-        cap = None
         if fsel.any():
             gl = g_c @ _LUMA
-            out_l = yl * gl
             ref = fsel & (gb.skin[B] > 0.5)  # skin only: teeth and eye whites may blow out legitimately
-            ycap = float(np.percentile(out_l[ref if ref.sum() > 20 else fsel], 97))
-            cap = 255.0 * min(ycap * 1.2, 1.0) ** (1.0 / _GAMMA)
-            over = (gl > 1.0) & (out_l > ycap) & ~fsel
+            ycap = float(np.percentile((yl * gl)[ref if ref.sum() > 20 else fsel], 97))
+            # the brightest full-resolution pixel each low-res pixel (and its neighbours) stands for
+            ymax = self._max_luma(rgb, (w, h))[B]
+            out_l = ymax * gl
+            over = (gl > 1.0) & (out_l > ycap) & (feather < 0.95)
             if over.any():
                 scale = np.maximum(ycap / np.maximum(out_l, 1e-6), 1.0 / np.maximum(gl, 1e-6))
                 g_c = np.where(over[..., None], g_c * scale[..., None], g_c)
@@ -341,7 +341,7 @@ class Relighter:
             state.gain, state.spec = gain, spec
         t5 = time.perf_counter()
 
-        out = self.composite(rgb, gain, spec, matte, strength, rig, cap=cap)
+        out = self.composite(rgb, gain, spec, matte, strength, rig)
         t6 = time.perf_counter()
         self.timings = {"fit_ms": (t1 - t0) * 1e3, "render_ms": (t2 - t1) * 1e3, "matte_ms": (t3 - t2) * 1e3,
                         "estimate_ms": (t4 - t3) * 1e3, "shade_ms": (t5 - t4) * 1e3, "blend_ms": (t6 - t5) * 1e3}
@@ -363,13 +363,8 @@ class Relighter:
         return res.original_rig()
 
     @staticmethod
-    def composite(rgb: np.ndarray, gain: np.ndarray, spec: np.ndarray, matte: np.ndarray, strength: float, rig: Rig,
-                  cap: float | None = None) -> np.ndarray:
-        """Blend the low-resolution gain / highlight maps onto the full-resolution image.
-
-        ``cap`` (0..255): no pixel is lifted above ``max(its own brightest channel, cap)`` — keeps the
-        upsampled gain from blowing out bright background pixels at the person's edge.
-        """
+    def composite(rgb: np.ndarray, gain: np.ndarray, spec: np.ndarray, matte: np.ndarray, strength: float, rig: Rig) -> np.ndarray:
+        """Blend the low-resolution gain / highlight maps onto the full-resolution image."""
         H, W = rgb.shape[:2]
         out = rgb.copy()
         if rig.background > 0 and strength > 0:
@@ -405,22 +400,26 @@ class Relighter:
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         eff_full = cv2.warpAffine(eff, M, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
         # saturating, rounding multiply straight into uint8 (an exact 1.0 leaves a pixel as it was)
-        src = out[Y0:Y1, X0:X1]
-        crop = cv2.multiply(src, eff_full, dtype=cv2.CV_8U)
-        if cap is not None and cap < 250 and float(eff_full.max()) > 1.0:
-            m_in = src.max(-1)
-            m_out = crop.max(-1)
-            limit = np.maximum(m_in, np.uint8(cap))
-            over = m_out > limit
-            if over.any():
-                f = limit[over].astype(np.float32) / m_out[over].astype(np.float32)
-                crop[over] = np.clip(crop[over].astype(np.float32) * f[:, None] + 0.5, 0, 255).astype(np.uint8)
+        crop = cv2.multiply(out[Y0:Y1, X0:X1], eff_full, dtype=cv2.CV_8U)
         if sp.max() > 0.5 / 255:
             # screen blend of the highlights: crop + sp * (255 - crop)
             sp_full = cv2.warpAffine(sp, M, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
             crop = cv2.add(crop, cv2.multiply(255 - crop, sp_full, dtype=cv2.CV_8U))
         out[Y0:Y1, X0:X1] = crop
         return out
+
+    @staticmethod
+    def _max_luma(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """Linear luminance max-pooled to ``size`` = (w, h), then over 3x3 neighbours (bilinear reach)."""
+        H, W = rgb.shape[:2]
+        w, h = size
+        k = max(1, int(np.ceil(max(W / w, H / h))))
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        if k > 1:
+            gray = cv2.dilate(gray, np.ones((k, k), np.uint8))
+        small = cv2.resize(gray, (w, h), interpolation=cv2.INTER_NEAREST)
+        small = cv2.dilate(small, np.ones((3, 3), np.uint8))
+        return _TO_LINEAR[small]
 
     def _fade_out(self, rgb: np.ndarray, state: RelightState) -> RelightResult:
         """Video: a face was lost — ease the last gain back to neutral instead of jumping."""
