@@ -324,9 +324,13 @@ class Relighter:
             ref = fsel & (gb.skin[B] > 0.5)  # skin only: teeth and eye whites may blow out legitimately
             ycap = float(np.percentile((yl * gl)[ref if ref.sum() > 20 else fsel], 97))
             # the brightest full-resolution pixel each low-res pixel (and its neighbours) stands for
-            ymax = self._max_luma(rgb, (w, h))[B]
-            out_l = ymax * gl
-            over = (gl > 1.0) & (out_l > ycap) & (feather < 0.95)
+            cand = (gl > 1.0) & (feather < 0.95)
+            if cand.any():
+                X0, X1 = int(x0 / sx), min(int(np.ceil(x1 / sx)), W)
+                Y0, Y1 = int(y0 / sy), min(int(np.ceil(y1 / sy)), H)
+                ymax = self._max_luma(rgb[Y0:Y1, X0:X1], (x1 - x0, y1 - y0))
+                out_l = ymax * gl
+            over = cand & (out_l > ycap) if cand.any() else cand
             if over.any():
                 scale = np.maximum(ycap / np.maximum(out_l, 1e-6), 1.0 / np.maximum(gl, 1e-6))
                 g_c = np.where(over[..., None], g_c * scale[..., None], g_c)
