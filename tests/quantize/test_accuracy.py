@@ -30,7 +30,7 @@ def photo_faces(faces_dir, analyzer):
 
 @pytest.fixture(scope="module")
 def video_faces(videos_dir, analyzer):
-    """Faces of frames of the talking-head videos (strong expressions): every 40th of the first 300 frames."""
+    """Faces of frames of the talking-head videos (strong expressions): every 25th of the first 300 frames."""
     from faceplay.media.video import VideoReader
 
     out = []
@@ -39,7 +39,7 @@ def video_faces(videos_dir, analyzer):
             for fr in r:
                 if fr.index >= 300:
                     break
-                if fr.index % 40 == 20:
+                if fr.index % 25 == 10:
                     faces = analyzer.analyze(fr)
                     if faces:
                         out.append((v, None, fr, faces[0]))
