@@ -16,6 +16,8 @@ VNNI kernels on x86):
 The float graph is first rewritten where that keeps its outputs identical
 (PRelu -> Relu-based ops, Relu6 -> Clip; see :mod:`faceplay.quantize.graph`),
 then shape-inferred and optimised by onnxruntime's ``quant_pre_process``.
+The activations that produce the graph outputs (Softmax, Sigmoid) always stay
+float (:func:`output_activations`).
 """
 
 from __future__ import annotations
@@ -95,6 +97,17 @@ def float_graph(src: Path, rewrites: tuple[str, ...], check_inputs: list[np.ndar
     return model
 
 
+def output_activations(model) -> list[str]:
+    """Names of the unweighted nodes that produce graph outputs (Softmax, Sigmoid, ...).
+
+    They stay float in every recipe: quantizing a probability to uint8 steps
+    of 1/255 is visible to users (scores no longer sum to 1) and saves nothing.
+    """
+    outs = {o.name for o in model.graph.output}
+    weighted = ("Conv", "MatMul", "Gemm", "ConvTranspose")
+    return [n.name for n in model.graph.node if outs & set(n.output) and n.op_type not in weighted and n.name]
+
+
 def sensitive_nodes(model) -> list[str]:
     """Node names kept float by the selective recipes: the first Conv and each output head."""
     g = model.graph
@@ -137,7 +150,7 @@ def quantize(float_model, calib: list[np.ndarray], cand: Candidate, out: Path) -
         onnx.save(float_model, str(raw))
         quant_pre_process(str(raw), str(pre), skip_symbolic_shape=True)
         pre_model = onnx.load(str(pre))
-        exclude = sensitive_nodes(pre_model) if cand.selective else []
+        exclude = list(dict.fromkeys(output_activations(pre_model) + (sensitive_nodes(pre_model) if cand.selective else [])))
         input_name = pre_model.graph.input[0].name
         with contextlib.redirect_stdout(sys.stderr):  # the histogram calibrator prints; keep stdout for --json
             _quantize_static(
