@@ -125,7 +125,7 @@ class Ingester:
                 queued.add(h)
                 todo.append((path, h))
         workers = default_workers() if workers is None else max(1, workers)
-        if workers > 1 and len(todo) >= 2 * workers:
+        if workers > 1 and len(todo) >= 100 * workers:  # below that, starting the workers costs more than it saves
             results = self._parallel(todo, workers)
         else:
             results = ((p, h, _safe(self.ingest_file, p, h)) for p, h in todo)
