@@ -19,6 +19,17 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC_IMAGES = ROOT / "docs" / "images"
 
 
+@pytest.fixture(autouse=True)
+def _dump_threads_if_stuck():
+    """A web test that hangs dumps every thread's stack after 4 minutes (diagnostics, not a time limit)."""
+    import faulthandler
+    import sys
+
+    faulthandler.dump_traceback_later(240, exit=False, file=sys.stderr)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
 @pytest.fixture(scope="session")
 def web_settings(tmp_path_factory) -> Settings:
     return Settings(data_dir=tmp_path_factory.mktemp("webdata"), max_upload_bytes=8 * 1024 * 1024,

@@ -59,7 +59,7 @@ def test_relight_stream_drops_stale_frames(client, frames):
     assert dropped, "a burst must make the server drop stale frames"
     assert len(frames) in replies, "the newest frame is always processed"
     assert set(replies) | dropped == set(range(1, len(frames) + 1))
-    for fid, (ms, total, faces, img) in replies.items():
+    for ms, _total, faces, img in replies.values():
         assert img.shape == (480, 640, 3) and faces == 1 and ms > 0
     # the relit frame differs from the camera frame
     rgb_in = frames[-1][0].astype(np.float32)
@@ -88,7 +88,6 @@ def test_avatar_stream_moves_with_the_video(client, frames):
     # the head region is the avatar (not the camera) and it changes frame to frame
     assert all(np.abs(o[face] - f[0][face].astype(np.float32)).mean() > 10 for o, f in zip(outs, frames))
     assert np.mean([np.abs(outs[k + 1][face] - outs[k][face]).mean() for k in range(5)]) > 0.5
-    ws_bad = None
     with client.websocket_connect("/ws/live/avatar") as ws_bad:
         ws_bad.send_text(json.dumps({"type": "settings", "avatar": "../x"}))
         assert "choose one of" in json.loads(ws_bad.receive_text())["error"]

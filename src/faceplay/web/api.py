@@ -143,9 +143,6 @@ async def relight_presets() -> dict[str, Any]:
     return {"presets": [{"name": r.name, "description": r.description} for r in PRESETS.values()]}
 
 
-RelightForm = dict
-
-
 def _rig_args(preset: str | None, az: float | None, el: float | None, color: str | None, intensity: float | None):
     require("relight")
     return build_rig(preset, az, el, color, intensity)

@@ -19,6 +19,7 @@ and the replaced one is reported as dropped. Latency therefore stays bounded
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import struct
@@ -131,15 +132,29 @@ class LiveEffect:
         rgb, faces = self.track(jpeg, max_pixels)
         return self.render(rgb, faces, quality)
 
-    def close(self) -> None:
-        for obj in (self.tracker, self.avatar):
-            if obj is not None:
-                try:
-                    obj.close()
-                except Exception as exc:  # noqa: BLE001 - closing is best effort
-                    log.warning("closing a live session object failed: %s", exc)
-        self.tracker = self.avatar = None
+    def close_track(self) -> None:
+        """Release the tracker (track thread, where it ran)."""
+        if self.tracker is not None:
+            try:
+                self.tracker.close()
+            except Exception as exc:  # noqa: BLE001 - closing is best effort
+                log.warning("closing a live tracker failed: %s", exc)
+            self.tracker = None
+
+    def close_render(self) -> None:
+        """Release the avatar / relight state (gl thread, where they ran)."""
+        if self.avatar is not None:
+            try:
+                self.avatar.close()
+            except Exception as exc:  # noqa: BLE001
+                log.warning("closing a live avatar failed: %s", exc)
+        self.avatar = None
         self.relight_state = None
+
+    def close(self) -> None:
+        """Release everything from the calling thread (benchmark baseline)."""
+        self.close_track()
+        self.close_render()
 
 
 @router.websocket("/ws/live/{effect}")
@@ -147,7 +162,7 @@ async def live(ws: WebSocket, effect: str) -> None:
     """The live avatar / relight loop (see the module docstring for the protocol)."""
     app = ws.app
     settings = app.state.settings
-    if settings.token and ws.query_params.get("token") != settings.token:
+    if settings.token and not hmac.compare_digest(ws.query_params.get("token", "").encode(), settings.token.encode()):
         await ws.close(code=1008, reason="missing or wrong token; open the page with ?token=...")
         return
     if effect not in EFFECTS:
@@ -172,7 +187,8 @@ async def live(ws: WebSocket, effect: str) -> None:
         await session.run()
     finally:
         app.state.live_sessions -= 1
-        await engines.on_gl(fx.close)
+        await engines.on_track(fx.close_track)
+        await engines.on_gl(fx.close_render)
 
 
 class _Session:
