@@ -31,12 +31,26 @@ _EXPORTS = {
     "VideoReader": "faceplay.media.video",
     "VideoWriter": "faceplay.media.video",
     "FaceplayError": "faceplay.errors",
+    # effects
+    "AvatarEffect": "faceplay.avatar.effect",
+    "Relighter": "faceplay.relight.relighter",
+    "relight_image": "faceplay.relight.api",
+    "relight_video": "faceplay.relight.api",
+    "open_gallery": "faceplay.lookalike",
+    "LookalikeSearch": "faceplay.lookalike.search",
+    "transcribe": "faceplay.speech.transcribe",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from faceplay.avatar.effect import AvatarEffect
     from faceplay.errors import FaceplayError
+    from faceplay.lookalike import open_gallery
+    from faceplay.lookalike.search import LookalikeSearch
+    from faceplay.relight.api import relight_image, relight_video
+    from faceplay.relight.relighter import Relighter
+    from faceplay.speech.transcribe import transcribe
     from faceplay.face.analyzer import FaceAnalyzer, Verification
     from faceplay.face.track import FaceTracker
     from faceplay.face.types import BLENDSHAPE_NAMES, Blendshape, Face, FrameResult, Pose, Quality, SkinTone

@@ -82,3 +82,17 @@ def test_models_list_cli_json():
     names = {r["name"] for r in rows}
     assert {"face_landmarker", "sface", "yunet", "arcface"} <= names
     assert all("licence" in r and "source" in r and "size" in r for r in rows)
+
+
+def test_import_loads_no_model_runtime():
+    """`import faceplay` and resolving the public names loads no model runtime."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, faceplay\n"
+        "[getattr(faceplay, n) for n in faceplay.__all__]\n"
+        "print(','.join(m for m in ('mediapipe', 'onnxruntime', 'moderngl', 'faster_whisper', 'faiss') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
