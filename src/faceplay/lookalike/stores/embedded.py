@@ -199,6 +199,7 @@ class EmbeddedStore(GalleryStore):
             db.execute("UPDATE faces SET meta=?, gender=?, age=?, expression=? WHERE id=?",
                        (json.dumps(meta, separators=(",", ":")), gender_code(attributes.get("gender")),
                         attributes.get("age"), attributes.get("expression"), entry_id))
+        self._cols = None  # the in-memory filter columns hold the old gender/age
 
     # -- reading -----------------------------------------------------------
     def has_file(self, content_hash: str) -> bool:
@@ -226,13 +227,12 @@ class EmbeddedStore(GalleryStore):
             raise ConfigError(f"the query embedding has {q.shape[0]} dimensions, the gallery {self.dim} "
                               f"({self.embedding_model}); use the same embedding model")
         if flt is not None and not flt.is_empty():
-            where, params = flt.sql()
-            n_f = self.count(flt)
+            cols = self._filter_columns()
+            mask = cols.mask(flt)
+            n_f = int(mask.sum())
             if n_f == 0:
                 return []
-            if use_exact(n_f, self._total()):
-                cols = self._filter_columns()
-                mask = cols.mask(flt)
+            if use_exact(n_f, len(cols.ids)):
                 # float16 scores shortlist 4k rows; their float32 vectors from SQLite give the exact order
                 short = exact_topk(cols.vecs[mask].astype(np.float32), cols.ids[mask], q, max(4 * k, 40))
                 ids = [h.id for h in short]
@@ -240,10 +240,8 @@ class EmbeddedStore(GalleryStore):
                 rows = self._db.execute(f"SELECT id, embedding FROM faces WHERE id IN ({marks})", ids).fetchall()
                 vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), self.dim)
                 return exact_topk(vecs, np.asarray([r[0] for r in rows], np.int64), q, k)
-            allowed = np.sort(np.fromiter((r[0] for r in self._db.execute(f"SELECT id FROM faces WHERE {where}", params)),
-                                          dtype=np.int64))
             self._ensure_index()
-            sims, ids = faiss_index.search(self._index, q, k, allowed=allowed)
+            sims, ids = faiss_index.search(self._index, q, k, allowed=np.sort(cols.ids[mask]))
         else:
             self._ensure_index()
             if self._index.ntotal == 0:
