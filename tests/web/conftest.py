@@ -4,6 +4,7 @@ headless Debian Chromium driven by Playwright."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -81,13 +82,13 @@ def browser(fake_cam):
 
 @pytest.fixture(scope="session")
 def shots(tmp_path_factory):
-    """Save a screenshot under the pytest tmp dir and copy it to docs/images/web_NAME.png."""
+    """Save a screenshot under the pytest tmp dir (FACEPLAY_UPDATE_DOC_IMAGES=1 also copies it to docs/images/web_NAME.png)."""
     folder = tmp_path_factory.mktemp("screenshots")
 
     def save(page, name: str) -> Path:
         path = folder / f"web_{name}.png"
         page.screenshot(path=str(path), full_page=True)
-        if DOC_IMAGES.parent.is_dir():
+        if os.environ.get("FACEPLAY_UPDATE_DOC_IMAGES") == "1" and DOC_IMAGES.parent.is_dir():
             DOC_IMAGES.mkdir(exist_ok=True)
             shutil.copy(path, DOC_IMAGES / path.name)
         return path

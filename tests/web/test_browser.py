@@ -1,6 +1,6 @@
 """End to end in headless Debian Chromium with a fake webcam playing a real talking-head video.
 
-Each test saves a screenshot of its page (pytest tmp dir, and docs/images/web_*.png).
+Each test saves a screenshot of its page in the pytest tmp dir (and in docs/images/web_*.png with FACEPLAY_UPDATE_DOC_IMAGES=1).
 """
 
 from __future__ import annotations
