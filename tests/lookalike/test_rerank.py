@@ -55,7 +55,7 @@ def test_search_reranks_real_gallery_entries_with_equal_similarity(tmp_path, fac
 
     rgb = read_image(faces_dir / "rose_leslie_img1.jpg")
     store = open_gallery(tmp_path / "db", create=True, dim=128, embedding_model="sface")
-    s = LookalikeSearch(store, face_source, top=2)
+    s = LookalikeSearch(store, face_source, top=2, query_max_side=None)  # the query embedding must be exactly q
     frame, face = s.query_face(rgb)
     face_source.describe(frame, face, ("embedding", "age", "gender", "expression"))
     assert face.gender == "female" and 15 < face.age < 50

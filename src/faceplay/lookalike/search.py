@@ -27,8 +27,24 @@ log = logging.getLogger(__name__)
 
 DEFAULT_K = 50
 DEFAULT_TOP = 3
+#: query photos are analysed at most this large (long side, px): detection cost grows with the pixels, and a
+#: face filling a selfie keeps 100+ px at this size; a face smaller than MIN_QUERY_FACE_PX there is re-done
+#: at full resolution
+QUERY_MAX_SIDE = 640
+MIN_QUERY_FACE_PX = 64
 #: attributes the re-rank compares; a candidate missing one is analysed from its thumbnail
 RERANK_ATTRIBUTES = ("age", "gender", "expression")
+
+
+def _downscale(rgb: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
+    """``rgb`` resized (area filter) so its long side is at most ``max_side``, and the scale used."""
+    h, w = rgb.shape[:2]
+    if not max_side or max(h, w) <= max_side:
+        return rgb, 1.0
+    import cv2
+
+    s = max_side / max(h, w)
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA), s
 
 
 @dataclass
@@ -102,7 +118,7 @@ class LookalikeSearch:
 
     def __init__(self, store: GalleryStore, faces: FaceSource | None = None, *, k: int = DEFAULT_K,
                  top: int = DEFAULT_TOP, weights: RerankWeights | None = None, flt: Filter | None = None,
-                 cache_attributes: bool = True) -> None:
+                 cache_attributes: bool = True, query_max_side: int | None = QUERY_MAX_SIDE) -> None:
         if top < 1 or k < top:
             raise ConfigError(f"need 1 <= top <= k, got top={top}, k={k}")
         self.store = store
@@ -114,6 +130,7 @@ class LookalikeSearch:
         self.weights = weights or RerankWeights()
         self.flt = flt
         self.cache_attributes = cache_attributes
+        self.query_max_side = query_max_side
 
     def query_face(self, rgb: np.ndarray, face_index: int | None = None, *, name: str = "the query image") -> tuple[Frame, Face]:
         """Detect the query face: the largest, or the ``face_index``-th (0-based, largest first)."""
@@ -135,8 +152,15 @@ class LookalikeSearch:
         if self.store.count() == 0:
             raise StoreError(f"the gallery at {self.store.location} is empty; add photos or videos with "
                              "`faceplay gallery add PATH... --db DB`")
-        frame, face = self.query_face(rgb, face_index, name=name)
-        return self.search_face(frame, face)
+        small, scale = _downscale(rgb, self.query_max_side)
+        frame, face = self.query_face(small, face_index, name=name)
+        if scale < 1.0 and min(face.box[2], face.box[3]) < MIN_QUERY_FACE_PX:
+            small, scale = rgb, 1.0  # a small face in a big photo: detect and embed at full resolution
+            frame, face = self.query_face(rgb, face_index, name=name)
+        result = self.search_face(frame, face)
+        if scale < 1.0:  # report the box in the caller's image
+            result.query["box"] = [round(float(v) / scale, 1) for v in face.box]
+        return result
 
     def search_face(self, frame: Frame, face: Face) -> LookalikeResult:
         """The pipeline for a face already detected in ``frame`` (it is not re-detected)."""
