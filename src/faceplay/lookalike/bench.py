@@ -170,6 +170,7 @@ def bench_milvus(uri: str, db: np.ndarray, queries: np.ndarray, truth: np.ndarra
     step = 20_000
     for i in range(0, len(db), step):
         c.insert(name, [{"id": i + j, "embedding": v} for j, v in enumerate(db[i:i + step].tolist())])
+    c.flush(name)  # seal the segments: growing segments are searched by brute force, not by the index
     ip = c.prepare_index_params()
     ip.add_index("embedding", index_type=index, metric_type="IP", params=INDEXES[index])
     c.create_index(name, ip)
