@@ -250,7 +250,7 @@ def _queries_near(db: np.ndarray, n: int, seed: int = 5) -> np.ndarray:
 def pipeline_benchmark(faces_dir: Path, distractors: Path | None, work: Path, n_ingest: int, reps: int) -> dict[str, Any]:
     from faceplay.lookalike.faces import ATTRIBUTE_FIELDS, FaceSource
     from faceplay.lookalike.ingest import Ingester, media_files
-    from faceplay.lookalike.search import LookalikeSearch
+    from faceplay.lookalike.search import LookalikeSearch, _downscale
     from faceplay.lookalike.stores import open_store
     from faceplay.media import read_image
 
@@ -287,7 +287,7 @@ def pipeline_benchmark(faces_dir: Path, distractors: Path | None, work: Path, n_
         for qp in queries:
             # stage by stage, one after the other
             t0 = time.perf_counter()
-            rgb = read_image(qp)
+            rgb, _ = _downscale(read_image(qp), search.query_max_side)  # as search() does
             t1 = time.perf_counter()
             frame, face = search.query_face(rgb)
             t2 = time.perf_counter()

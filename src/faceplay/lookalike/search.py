@@ -30,7 +30,7 @@ DEFAULT_TOP = 3
 #: query photos are analysed at most this large (long side, px): detection cost grows with the pixels, and a
 #: face filling a selfie keeps 100+ px at this size; a face smaller than MIN_QUERY_FACE_PX there is re-done
 #: at full resolution
-QUERY_MAX_SIDE = 640
+QUERY_MAX_SIDE = 512
 MIN_QUERY_FACE_PX = 64
 #: attributes the re-rank compares; a candidate missing one is analysed from its thumbnail
 RERANK_ATTRIBUTES = ("age", "gender", "expression")
