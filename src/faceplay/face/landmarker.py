@@ -23,6 +23,21 @@ from faceplay.native import quiet_stderr
 log = logging.getLogger(__name__)
 
 _live: "weakref.WeakSet[Landmarker]" = weakref.WeakSet()
+#: MediaPipe graphs whose Landmarker was garbage-collected without close(). They
+#: are closed later from an ordinary call, never from the garbage collector:
+#: MediaPipe's close() waits on its dispatcher thread and can deadlock when a
+#: collection runs inside another thread.
+_orphans: list = []
+
+
+def _close_orphans() -> None:
+    pending = _orphans[:]
+    del _orphans[: len(pending)]
+    for lm in pending:
+        try:
+            lm.close()
+        except Exception as exc:  # noqa: BLE001 - best effort clean-up
+            log.debug("closing an orphaned landmarker failed: %s", exc)
 
 
 @atexit.register
@@ -30,6 +45,7 @@ def _close_all() -> None:
     """Close landmarkers left open: MediaPipe's own finaliser fails at interpreter exit."""
     for lm in list(_live):
         lm.close()
+    _close_orphans()
 
 
 class Landmarker:
@@ -45,6 +61,8 @@ class Landmarker:
     ) -> None:
         os.environ.setdefault("GLOG_minloglevel", "2")
         from mediapipe.tasks.python import BaseOptions, vision
+
+        _close_orphans()
 
         self.mode = RunningMode(mode)
         opts = vision.FaceLandmarkerOptions(
@@ -101,11 +119,13 @@ class Landmarker:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def __del__(self) -> None:  # pragma: no cover - best effort
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001
-            pass
+    def __del__(self) -> None:
+        # Never close from the garbage collector (see _orphans): keep the graph
+        # alive until the next Landmarker is created or the interpreter exits.
+        lm = getattr(self, "_lm", None)
+        if lm is not None:
+            self._lm = None
+            _orphans.append(lm)
 
 
 def _to_face(lms, blend, matrix, w: int, h: int) -> Face:
