@@ -24,10 +24,14 @@ log = logging.getLogger(__name__)
 
 _live: "weakref.WeakSet[Landmarker]" = weakref.WeakSet()
 #: MediaPipe graphs whose Landmarker was garbage-collected without close(). They
-#: are closed later from an ordinary call, never from the garbage collector:
+#: are closed at interpreter exit, never from the garbage collector:
 #: MediaPipe's close() waits on its dispatcher thread and can deadlock when a
 #: collection runs inside another thread.
 _orphans: list = []
+#: Closed MediaPipe graphs are kept referenced for the life of the process: if
+#: their wrapper were freed, MediaPipe's own __del__ would call close() again
+#: through its dispatcher thread, from whatever thread the collector runs in.
+_closed: list = []
 
 
 def _close_orphans() -> None:
@@ -38,6 +42,7 @@ def _close_orphans() -> None:
             lm.close()
         except Exception as exc:  # noqa: BLE001 - best effort clean-up
             log.debug("closing an orphaned landmarker failed: %s", exc)
+        _closed.append(lm)
 
 
 @atexit.register
@@ -61,8 +66,6 @@ class Landmarker:
     ) -> None:
         os.environ.setdefault("GLOG_minloglevel", "2")
         from mediapipe.tasks.python import BaseOptions, vision
-
-        _close_orphans()
 
         self.mode = RunningMode(mode)
         opts = vision.FaceLandmarkerOptions(
@@ -111,6 +114,7 @@ class Landmarker:
         """Release the MediaPipe graph (always call it; its finaliser is unreliable at exit)."""
         if self._lm is not None:
             self._lm.close()
+            _closed.append(self._lm)
             self._lm = None
 
     def __enter__(self) -> "Landmarker":
@@ -121,7 +125,7 @@ class Landmarker:
 
     def __del__(self) -> None:
         # Never close from the garbage collector (see _orphans): keep the graph
-        # alive until the next Landmarker is created or the interpreter exits.
+        # alive until the interpreter exits.
         lm = getattr(self, "_lm", None)
         if lm is not None:
             self._lm = None
