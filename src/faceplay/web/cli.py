@@ -12,6 +12,17 @@ from faceplay.clikit import emit_json, json_option
 log = logging.getLogger(__name__)
 
 
+def _folder(path: Path | None) -> Path | None:
+    """``--data`` must be a folder or creatable as one (no file in the way)."""
+    for p in (() if path is None else (path, *path.parents)):
+        if p.exists():
+            if not p.is_dir():
+                raise click.BadParameter(f"{p} is a file, not a folder; give a folder for uploads and job outputs",
+                                         param_hint="'--data'")
+            break
+    return path
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind. The default serves this computer only; 0.0.0.0 exposes it to your network.")
@@ -20,7 +31,7 @@ log = logging.getLogger(__name__)
               help="Lookalike gallery: a folder, FILE.db (milvus-lite) or http://host:19530 [default: DATA/gallery].")
 @click.option("--token", default=None, envvar="FACEPLAY_TOKEN", metavar="T",
               help="Require 'Authorization: Bearer T' on the API (pages take ?token=T). Also $FACEPLAY_TOKEN.")
-@click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None, callback=lambda c, p, v: _folder(v),
               help="Folder for uploads and job outputs [default: ~/.local/share/faceplay/web].")
 @click.option("--max-upload-mb", type=click.IntRange(1, 4096), default=64, show_default=True, help="Largest request body.")
 @click.option("--max-pixels", type=click.IntRange(1_000, 200_000_000), default=16_000_000, show_default=True,
