@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
+from pathlib import Path
 
 import click
 
-from faceplay.errors import FaceplayError
+from faceplay.errors import ConfigError, FaceplayError
 
 # name -> "module:attribute" of a click command; loaded lazily.
 COMMANDS: dict[str, str] = {
@@ -68,6 +70,27 @@ def setup_logging(verbose: int) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def check_environment() -> None:
+    """Refuse ``FACEPLAY_*`` settings that cannot work, as one line before any command starts.
+
+    ``$FACEPLAY_HOME`` must be (or be creatable as) a folder; ``$FACEPLAY_MAX_PIXELS``
+    a positive number (:func:`faceplay.media.image.pixel_limit`, also checked wherever images are read).
+    """
+    if os.environ.get("FACEPLAY_MAX_PIXELS"):
+        from faceplay.media.image import pixel_limit
+
+        pixel_limit()
+    home = os.environ.get("FACEPLAY_HOME")
+    if not home:
+        return
+    for p in (Path(home), *Path(home).parents):
+        if p.exists():
+            if not p.is_dir():
+                raise ConfigError(f"FACEPLAY_HOME={home}: {p} is a file, not a folder; point FACEPLAY_HOME to a "
+                                  "folder faceplay may write models and caches to (or unset it)")
+            return
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 @click.version_option(package_name="faceplay")
@@ -81,12 +104,17 @@ def cli(ctx: click.Context, verbose: int) -> None:
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
     setup_logging(verbose)
+    if not ctx.resilient_parsing:
+        check_environment()
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; turns errors into one-line messages."""
     try:
-        cli.main(args=argv, prog_name="faceplay", standalone_mode=False)
+        # non-standalone click returns the code of a `raise click.exceptions.Exit(n)` instead of exiting
+        rc = cli.main(args=argv, prog_name="faceplay", standalone_mode=False)
+        if isinstance(rc, int) and not isinstance(rc, bool) and rc != 0:
+            sys.exit(rc)
     except FaceplayError as exc:
         click.echo(f"faceplay: error: {exc}", err=True)
         sys.exit(exc.exit_code)

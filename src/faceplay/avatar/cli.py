@@ -90,8 +90,10 @@ def avatar(input, output, avatars, mode, do_list, export_name, gallery, skin, ha
         src = builtin_path(export_name)
         if output.suffix.lower() != ".glb":
             raise InputError(f"{output}: export writes a glTF binary; name the output .glb")
-        output.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, output)
+        from faceplay.media.output import atomic_output
+
+        with atomic_output(output) as tmp:
+            shutil.copyfile(src, tmp)
         if as_json:
             emit_json({"exported": export_name, "output": str(output), "bytes": output.stat().st_size})
         else:
@@ -122,6 +124,9 @@ def avatar(input, output, avatars, mode, do_list, export_name, gallery, skin, ha
 
     if not input.exists():
         raise InputNotFoundError(f"{input}: no such file; check the path")
+    from faceplay.media.output import atomic_output, check_output
+
+    check_output(output, input, mapping, *(a for a in avatars if a.lower().endswith((".glb", ".gltf", ".vrm"))))
     cfg = AvatarConfig(skin=skin, hair=hair, hair_color=hair_color, beard=beard, eye_color=eye_color, head_shape=head_shape)
     fx = AvatarEffect(list(avatars) or "toon", mode=mode, config=cfg, auto_config=not no_auto, mapping=load_mapping(mapping),
                       driver=DriverSettings(smoothing=smoothing, calibrate=not no_calibrate, gains=parse_gains(gains)),
@@ -142,8 +147,8 @@ def avatar(input, output, avatars, mode, do_list, export_name, gallery, skin, ha
 
                 if output.suffix.lower() not in (".png", ".webp"):
                     raise InputError(f"{output}: a transparent result needs a .png output (or give --background)")
-                output.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(out, "RGBA").save(output)
+                with atomic_output(output) as tmp:
+                    Image.fromarray(out, "RGBA").save(tmp, format="WEBP" if output.suffix.lower() == ".webp" else "PNG")
             else:
                 write_image(output, out)
             res = {"output": str(output), "faces": len(faces), "width": out.shape[1], "height": out.shape[0],

@@ -58,15 +58,20 @@ def analyze(paths, as_json, embedding, embedding_model, fields, output, precisio
         wanted = ["attributes"]
     inputs = list(iter_inputs(paths))
     out_dir = None
-    if output and len(inputs) > 1:
-        out_dir = Path(output)
-        out_dir.mkdir(parents=True, exist_ok=True)
+    if output:
+        from faceplay.media.output import check_output
+
+        out_dir = Path(output) if len(inputs) > 1 else None
+        if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+            raise InputError(f"-o {output} is a file; with several inputs -o names a folder for the annotated copies")
+        for path in inputs:
+            check_output(_dest(path, output, out_dir), *inputs)
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
     with FaceAnalyzer(embedding_model=embedding_model, precision=precision) as fa:
         for path in inputs:
-            dest = None
-            if output:
-                dest = out_dir / (path.stem + "_faces" + (".mp4" if is_video_path(path) else ".jpg")) if out_dir else Path(output)
+            dest = _dest(path, output, out_dir) if output else None
             try:
                 if is_video_path(path):
                     _analyze_video(fa, path, wanted, as_json, embedding, dest, smoothing=not no_smoothing)
@@ -79,6 +84,15 @@ def analyze(paths, as_json, embedding, embedding_model, fields, output, precisio
                 click.echo(f"faceplay: error: {exc}", err=True)
     if failures:
         raise InputError(f"{failures} of {len(inputs)} inputs could not be analysed (see above)")
+
+
+def _dest(path: Path, output: str, out_dir: Path | None) -> Path:
+    """Where the annotated copy of ``path`` goes: ``-o`` itself, or NAME_faces.jpg/.mp4 in the ``-o`` folder."""
+    from faceplay.media import is_video_path
+
+    if out_dir is None:
+        return Path(output)
+    return out_dir / (path.stem + "_faces" + (".mp4" if is_video_path(path) else ".jpg"))
 
 
 def _analyze_image(fa, path: Path, wanted, as_json: bool, embedding: bool, dest: Path | None) -> None:

@@ -157,6 +157,9 @@ def lookalike(image, db, collection, top, k, face_index, gender, age_min, age_ma
     from faceplay.lookalike.search import LookalikeSearch
     from faceplay.media import read_image
 
+    from faceplay.media.output import check_output
+
+    check_output(sheet, image)
     w = RerankWeights.parse(weights)
     rgb = read_image(image)
     flt = Filter(gender=gender, age_min=age_min, age_max=age_max)

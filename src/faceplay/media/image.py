@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from faceplay.errors import ImageTooLargeError, InputError, InputNotFoundError, UnreadableImageError
+from faceplay.errors import ConfigError, ImageTooLargeError, InputError, InputNotFoundError, UnreadableImageError
 
 log = logging.getLogger(__name__)
 
-#: Default limit on decoded pixels (40 megapixels, e.g. 8000x5000).
-MAX_PIXELS = int(os.environ.get("FACEPLAY_MAX_PIXELS", 40_000_000))
+#: Default limit on decoded pixels (40 megapixels, e.g. 8000x5000); ``$FACEPLAY_MAX_PIXELS`` overrides it.
+MAX_PIXELS = 40_000_000
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -33,14 +33,32 @@ def is_image_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
+def pixel_limit() -> int:
+    """The pixel limit: ``$FACEPLAY_MAX_PIXELS`` when set (a positive whole number), else :data:`MAX_PIXELS`."""
+    raw = os.environ.get("FACEPLAY_MAX_PIXELS", "").strip()
+    if not raw:
+        return MAX_PIXELS
+    try:
+        value = int(raw)
+    except ValueError:
+        try:
+            value = int(float(raw))  # 4e7
+        except (ValueError, OverflowError):
+            value = 0
+    if value <= 0:
+        raise ConfigError(f"FACEPLAY_MAX_PIXELS={raw} is not a positive number of pixels; "
+                          "set it to e.g. 40000000 (40 MP) or unset it")
+    return value
+
+
 def read_image(source: str | Path | bytes, *, max_pixels: int | None = None) -> np.ndarray:
     """Decode an image file (or bytes) into an RGB uint8 array (H, W, 3).
 
     Raises :class:`InputNotFoundError` for a missing path,
     :class:`UnreadableImageError` for an empty, truncated or non-image file and
-    :class:`ImageTooLargeError` over ``max_pixels`` (default :data:`MAX_PIXELS`).
+    :class:`ImageTooLargeError` over ``max_pixels`` (default :func:`pixel_limit`).
     """
-    limit = MAX_PIXELS if max_pixels is None else max_pixels
+    limit = pixel_limit() if max_pixels is None else max_pixels
     name = "<bytes>"
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
@@ -59,7 +77,7 @@ def read_image(source: str | Path | bytes, *, max_pixels: int | None = None) -> 
         w, h = im.size
         if w * h > limit:
             raise ImageTooLargeError(
-                f"{name}: image is {w}x{h} ({w * h / 1e6:.0f} MP), over the {limit / 1e6:.0f} MP limit; "
+                f"{name}: image is {w}x{h} ({w * h / 1e6:.0f} MP), over the {limit / 1e6:.3g} MP limit; "
                 "resize it first (or raise FACEPLAY_MAX_PIXELS)"
             )
         im.load()
@@ -92,18 +110,18 @@ def _to_rgb8(im: Image.Image) -> np.ndarray:
 
 def write_image(path: str | Path, rgb: np.ndarray, *, quality: int = 92) -> Path:
     """Write an RGB (or RGBA) uint8 array; format from the extension. Atomic (temp + rename)."""
+    from faceplay.media.output import atomic_output
+
     path = Path(path)
     if path.suffix.lower() not in IMAGE_EXTENSIONS:
         raise InputError(f"{path}: unsupported image extension; use .jpg, .png or .webp")
-    path.parent.mkdir(parents=True, exist_ok=True)
     im = Image.fromarray(rgb)
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}[
         path.suffix.lower()
     ]
     if fmt == "JPEG" and im.mode == "RGBA":
         im = im.convert("RGB")
-    tmp = path.with_name(path.name + ".part")
     kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-    im.save(tmp, format=fmt, **kwargs)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        im.save(tmp, format=fmt, **kwargs)
     return path

@@ -9,7 +9,6 @@ source file, so outputs keep the input's frame count, duration and sound.
 from __future__ import annotations
 
 import logging
-import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -130,8 +129,10 @@ class VideoWriter:
         ext = self.path.suffix.lower()
         if ext not in (".mp4", ".mov", ".mkv", ".webm", ".m4v"):
             raise InputError(f"{self.path}: unsupported video extension; use .mp4 (or .webm for alpha)")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(self.path.stem + ".part" + ext)
+        from faceplay.media.output import AtomicFile
+
+        self._file = AtomicFile(self.path)  # renamed into place by close(), removed by abort()
+        self._tmp = self._file.tmp
         self.fps = Fraction(fps).limit_denominator(100000)
         self.width, self.height = int(width) // 2 * 2, int(height) // 2 * 2
         self.alpha = alpha and ext == ".webm"
@@ -201,8 +202,7 @@ class VideoWriter:
         self._container.close()
         if self._audio_src is not None:
             self._audio_src.close()
-        os.replace(self._tmp, self.path)
-        return self.path
+        return self._file.commit()
 
     def _mux_audio(self) -> None:
         if self._audio_copy:
@@ -227,7 +227,7 @@ class VideoWriter:
             pass
         if self._audio_src is not None:
             self._audio_src.close()
-        self._tmp.unlink(missing_ok=True)
+        self._file.discard()
 
     def __enter__(self) -> "VideoWriter":
         return self

@@ -77,6 +77,9 @@ def relight(input, output, preset_name, lights, rig_json, strength, blend, debug
     rig = _build_rig(preset_name, lights, rig_json)
     if not output:
         raise InputError("missing -o/--output: say where to write the result")
+    from faceplay.media.output import check_output
+
+    check_output(output, src, rig_json)
 
     from faceplay.media import is_video_path
     from faceplay.media.image import write_image

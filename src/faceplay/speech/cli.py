@@ -21,6 +21,21 @@ def _has_video(path: Path) -> bool:
         return True
 
 
+def _check_font() -> None:
+    """Fail before transcribing when the caption font cannot be loaded (e.g. a bad ``$FACEPLAY_CAPTION_FONT``)."""
+    from PIL import ImageFont
+
+    from faceplay.errors import ConfigError
+    from faceplay.speech.burn import find_font
+
+    font = find_font()
+    try:
+        ImageFont.truetype(str(font), 16)
+    except OSError as exc:
+        raise ConfigError(f"the caption font {font} cannot be loaded ({exc}); set FACEPLAY_CAPTION_FONT to a "
+                          ".ttf/.ttc/.otf font file (or unset it)") from None
+
+
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write captions to .srt, .vtt or .json (default: SRT on stdout).")
@@ -68,6 +83,11 @@ def captions(
             raise InputError(f"{burn}: burnt-in captions are written as H.264; give an .mp4 name")
         if input_path.is_file() and not _has_video(input_path):
             raise InputError(f"{input_path}: has no video stream, so there is nothing to burn captions into; use -o out.srt")
+        _check_font()
+    from faceplay.media.output import atomic_output, check_output
+
+    check_output(output, input_path)
+    check_output(burn, input_path, output, option="--burn")
     show = progress_enabled(as_json)
     t0 = time.perf_counter()
     transcript = transcribe(input_path, language=language, vad=not no_vad, beam_size=beam_size, threads=threads, progress=show, zh_script=zh_script)
@@ -75,7 +95,9 @@ def captions(
     cues = build_cues(transcript, max_chars=max_chars, max_lines=max_lines)
     outputs: dict[str, str] = {}
     if output is not None:
-        outputs["captions"] = str(write_captions(output, cues, transcript))
+        with atomic_output(output) as tmp:
+            write_captions(tmp, cues, transcript)
+        outputs["captions"] = str(output)
     if burn is not None:
         from faceplay.speech.burn import burn_captions
 
