@@ -436,10 +436,14 @@ class AvatarEffect:
         return AvatarStream(self)
 
     def close(self) -> None:
-        """Release the analyser and GPU resources."""
+        """Release the analyser and every GPU resource (meshes, renderer); call it on the rendering thread."""
         for av in self._avatars.values():
             av.release()
         self._avatars.clear()
+        self._drivers.clear()
+        if self._renderer is not None:
+            self._renderer.release()
+            self._renderer = None
         if self._analyzer is not None:
             self._analyzer.close()
             self._analyzer = None

@@ -32,5 +32,25 @@ def gl_context():
                 "install Mesa's EGL drivers (Debian: libegl1 libegl-mesa0 libgl1-mesa-dri)"
             ) from exc
         log.info("OpenGL: %s / %s", ctx.info.get("GL_RENDERER"), ctx.info.get("GL_VERSION"))
+        # A GL object dropped without release() is queued on the context instead of
+        # leaking; Renderer.release() frees the queue with collect_garbage() on this thread.
+        ctx.gc_mode = "context_gc"
         _local.ctx = ctx
     return ctx
+
+
+def collect_garbage(ctx) -> int:
+    """Release the GL objects that were garbage-collected without ``release()`` (call on ``ctx``'s thread).
+
+    moderngl's own ``ctx.gc()`` fails on objects that were released before being
+    collected (it queues them too), so released ones are skipped here.
+    """
+    n = 0
+    queue = ctx.objects
+    while queue:
+        obj = queue.popleft()
+        release = getattr(obj, "release", None)
+        if release is not None:
+            release()
+            n += 1
+    return n

@@ -24,7 +24,7 @@ import numpy as np
 
 from faceplay.errors import RenderError
 from faceplay.render.camera import Camera
-from faceplay.render.context import gl_context
+from faceplay.render.context import collect_garbage, gl_context
 from faceplay.render.lights import MAX_LIGHTS, Lighting
 from faceplay.render.material import Material
 from faceplay.render.mesh import GpuMesh, MeshData
@@ -149,7 +149,7 @@ class Renderer:
             for k in list(self._fbos)[:8]:
                 for f in self._fbos.pop(k):
                     if f is not None:
-                        f.release()
+                        _release_framebuffer(f)
         self._fbos[key] = (draw, resolve)
         return draw, resolve
 
@@ -279,15 +279,35 @@ class Renderer:
         return RenderResult(np.ascontiguousarray(color), normal, depth)
 
     def release(self) -> None:
-        """Free framebuffers and textures (meshes are released by their owners)."""
+        """Free every GL object of this renderer: framebuffers (with their renderbuffers), textures,
+        the environment map and the shader programs (meshes are released by their owners).
+
+        Call it on the thread that rendered (OpenGL contexts are per thread). The
+        renderer cannot draw afterwards; calling it again does nothing.
+        """
         for fbs in self._fbos.values():
             for f in fbs:
                 if f is not None:
-                    f.release()
+                    _release_framebuffer(f)
         self._fbos.clear()
         for tex, _ in self._textures.values():
             tex.release()
         self._textures.clear()
+        for name in ("_env_tex", "_dummy", "program", "depth_program"):
+            obj = getattr(self, name, None)
+            if obj is not None:
+                obj.release()
+                setattr(self, name, None)
+        self._env_key = self._env_ref = None
+        collect_garbage(self.ctx)  # objects other owners dropped without release() (gc_mode "context_gc")
+
+
+def _release_framebuffer(fb) -> None:
+    """A framebuffer and the renderbuffers attached to it (releasing the framebuffer alone keeps them)."""
+    for att in (*fb.color_attachments, fb.depth_attachment):
+        if att is not None:
+            att.release()
+    fb.release()
 
 
 def downsample(rgba: np.ndarray, k: int) -> np.ndarray:
