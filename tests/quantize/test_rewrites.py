@@ -91,11 +91,12 @@ def test_quantize_command_builds_validates_and_reports(tmp_path, faces_dir, vide
 @pytest.mark.slow
 def test_bench_models_json(faces_dir):
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    p = subprocess.run([sys.executable, "-m", "faceplay.cli", "bench", "models", "emotion", "gear", "--runs", "5", "--radar", "0", "--json"],
+    p = subprocess.run([sys.executable, "-m", "faceplay.cli", "bench", "models", "sface", "gear", "--runs", "5", "--radar", "0", "--json"],
                        capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     res = json.loads(p.stdout)
-    assert {r["model"] for r in res["models"]} == {"emotion", "gear"}
+    assert {r["model"] for r in res["models"]} == {"sface", "gear"}
+    assert res["machine"]["model"] and "int8_features" in res["machine"] and res["machine"]["profile"]
     for r in res["models"]:
         for t in ("1", "2"):
             for prec in ("fp32", "int8"):
@@ -103,3 +104,4 @@ def test_bench_models_json(faces_dir):
                 assert 0 < lat["median_ms"] <= lat["p90_ms"]
         assert r["int8_size"] < r["fp32_size"]
         assert r["accuracy"]["n"] > 10
+        assert isinstance(r["auto_uses_int8"], bool) and r["why"]

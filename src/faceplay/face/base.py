@@ -30,8 +30,8 @@ class Model(ABC):
 
     Subclasses set :attr:`name` (a manifest name) and implement
     :meth:`preprocess` and :meth:`postprocess`. :attr:`precision` chooses the
-    file variant: ``"fp32"``, ``"int8"`` or ``"auto"`` (the INT8 variant when
-    the manifest has one that passed its accuracy check, else float).
+    file variant: ``"fp32"``, ``"int8"`` or ``"auto"`` (the INT8 variant where
+    this machine's self-check found it accurate and faster, else float).
     """
 
     name: str = ""
@@ -77,26 +77,10 @@ class Model(ABC):
 def resolve_variant(name: str, precision: str) -> str:
     """Pick the manifest entry for ``name`` at ``precision`` (fp32 | int8 | auto).
 
-    ``int8`` needs a variant whose manifest entry says ``kept`` (it passed its
-    accuracy check and wins on speed or size; see :mod:`faceplay.quantize`),
-    else a :class:`~faceplay.errors.ConfigError` says why; ``auto`` takes that
-    variant when its file is present and falls back to float otherwise.
+    ``auto`` takes the INT8 variant only where this machine's self-check found it
+    accurate and faster (decided once per CPU and cached; see
+    :mod:`faceplay.models.precision`); ``int8`` forces the variant.
     """
-    from faceplay.errors import ConfigError
+    from faceplay.models.precision import resolve
 
-    if precision not in ("fp32", "int8", "auto"):
-        raise ConfigError(f"precision must be fp32, int8 or auto, not {precision!r}")
-    if precision == "fp32":
-        return name
-    variants = [m for m in store.manifest().values() if m.variant_of == name and m.precision == "int8"]
-    kept = [m for m in variants if m.input.get("kept", False)]
-    if precision == "int8":
-        if not variants:
-            raise ConfigError(f"model {name!r} has no INT8 variant; run `faceplay models quantize {name}` or use --precision fp32")
-        if not kept:
-            v = variants[0]
-            raise ConfigError(f"model {name!r} has no INT8 variant that passed its checks ({v.name}: {v.input.get('why', 'not kept')}); "
-                              "use --precision fp32 or auto")
-        return kept[0].name
-    kept = [m for m in kept if store.available(m.name)]
-    return kept[0].name if kept else name
+    return resolve(name, precision)

@@ -42,18 +42,13 @@ def _stats(ms: list[float]) -> dict:
 
 
 def machine() -> dict:
-    """What the benchmark ran on."""
+    """What the benchmark ran on: CPU model, int8 features, cores, load, Python and onnxruntime versions."""
     import onnxruntime
 
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "onnxruntime": onnxruntime.__version__}
+    from faceplay.machine import machine_summary
+
+    return {**machine_summary(), "cpu": machine_summary()["model"], "python": platform.python_version(),
+            "onnxruntime": onnxruntime.__version__}
 
 
 def run_analyze_bench(clip: Path, long_frames: int = 1000, precision: str = "auto") -> dict:

@@ -85,6 +85,46 @@ def verify_(as_json):
 
 
 @models.command()
+@click.argument("names", nargs=-1)
+@click.option("--again", is_flag=True, help="Forget the cached decisions and check again.")
+@json_option
+def check(names, again, as_json):
+    """This CPU's INT8 decisions: float ms, INT8 ms, accuracy, and what `auto` uses.
+
+    Runs each INT8 candidate against its float model on bundled real faces
+    (once per machine; cached in $FACEPLAY_HOME/precision.json)."""
+    from faceplay.errors import ConfigError
+    from faceplay.machine import machine_summary
+    from faceplay.models import precision, store
+
+    bases = [m.variant_of for m in store.manifest().values() if m.precision == "int8" and m.variant_of]
+    if names:
+        unknown = [n for n in names if n not in bases]
+        if unknown:
+            raise ConfigError(f"no INT8 candidate for {', '.join(unknown)}; models with one: {', '.join(bases)}")
+        bases = list(names)
+    if again:
+        precision.forget()
+    decisions = [precision.machine_decision(b) for b in bases]
+    cpu = machine_summary()
+    if as_json:
+        emit_json({"cpu": cpu, "cache": str(precision.cache_path()), "models": [d.to_dict() for d in decisions if d]})
+        return
+    click.echo(f"CPU: {cpu['model']} {cpu['family']} ({cpu['arch']}, {cpu['cores']} cores)")
+    click.echo(f"int8 features: {', '.join(cpu['int8_features']) or 'none'} -> profile {cpu['profile']}\n")
+    rows = []
+    for d in decisions:
+        acc = d.accuracy
+        detail = "; ".join(acc.get("failures") or []) or ", ".join(
+            f"{k.replace('_', ' ')} {v:.3f}" for k, v in acc.items() if isinstance(v, float))
+        rows.append([d.model, f"{d.fp32_ms:.2f}" if d.fp32_ms else "-", f"{d.int8_ms:.2f}" if d.int8_ms else "-",
+                     f"{d.speedup:.2f}x" if d.speedup else "-", ("pass: " if acc.get("passed") else "FAIL: ") + detail if acc else "-",
+                     "INT8" if d.use_int8 else "float"])
+    click.echo(table(rows, ["model", "fp32 ms", "int8 ms", "speed-up", "accuracy (int8 vs fp32)", "auto uses"]))
+    click.echo(f"\ncached in {precision.cache_path()}; `faceplay models check --again` measures again")
+
+
+@models.command()
 @click.argument("name")
 @json_option
 def remove(name, as_json):

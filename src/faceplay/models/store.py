@@ -32,10 +32,14 @@ BUNDLED_DIR = PACKAGE_DIR / "files"
 MANIFEST_PATH = PACKAGE_DIR / "manifest.json"
 
 
+def faceplay_home() -> Path:
+    """faceplay's per-user folder: ``$FACEPLAY_HOME``, default ``~/.cache/faceplay``."""
+    return Path(os.environ.get("FACEPLAY_HOME") or Path.home() / ".cache" / "faceplay")
+
+
 def user_model_dir() -> Path:
     """Folder for fetched (non-bundled) models: ``$FACEPLAY_HOME/models``."""
-    home = os.environ.get("FACEPLAY_HOME") or Path.home() / ".cache" / "faceplay"
-    return Path(home) / "models"
+    return faceplay_home() / "models"
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class ModelInfo:
     precision: str = "fp32"
     notes: str = ""
     extra_files: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> {path, sha256}, stored beside `file`
+    build: dict[str, Any] = field(default_factory=dict)  # INT8 candidates: recipe and the figures of the CPU that built it
 
     @property
     def path(self) -> Path:
@@ -115,6 +120,7 @@ def manifest() -> dict[str, ModelInfo]:
             precision=entry.get("precision", "fp32"),
             notes=entry.get("notes", ""),
             extra_files=entry.get("extra_files", {}),
+            build=entry.get("build", {}),
         )
         out[info.name] = info
     return out

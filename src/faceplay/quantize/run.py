@@ -154,6 +154,7 @@ def quantize_one(name: str, cal: list[data.Sample], val: list[data.Sample], out_
 
 def update_manifest(rep: VariantReport, manifest_path: Path | None = None) -> None:
     """Add or replace the ``<name>_int8`` entry of the manifest with the measured figures."""
+    from faceplay.machine import cpu_info
     from faceplay.models import store
 
     path = manifest_path or store.MANIFEST_PATH
@@ -171,19 +172,21 @@ def update_manifest(rep: VariantReport, manifest_path: Path | None = None) -> No
         "source": base["source"],
         "variant_of": rep.name,
         "precision": "int8",
-        "input": {
-            **base.get("input", {}),
-            "kept": rep.kept,
+        "input": base.get("input", {}),
+        "build": {
             "why": rep.reason,
             "recipe": rep.chosen,
             "speedup_1t": round(rep.speedup(1), 2),
             "speedup_2t": round(rep.speedup(2), 2),
             "size_ratio": round(rep.int8_size / rep.fp32_size, 3),
             "accuracy": {k: v for k, v in rep.accuracy.items() if k not in ("failures",)},
+            "measured_on": f"{cpu_info().key} when the file was built; whether `auto` uses it is decided on each "
+                           "machine (faceplay models check)",
         },
         "converted_by": "faceplay models quantize (tools/quantize_models.py)",
-        "notes": "static INT8 (uint8 activations, int8 per-channel weights) calibrated on real face crops; "
-                 "see docs/BENCHMARKS.md",
+        "notes": "INT8 candidate: static INT8 (uint8 activations, int8 per-channel weights) calibrated on real face "
+                 "crops; `precision=auto` uses it only where this machine's self-check finds it accurate and faster "
+                 "(faceplay/models/precision.py); see docs/BENCHMARKS.md",
     }
     manifest_edit.upsert(path, entry, after=rep.name)
     store.manifest.cache_clear()
