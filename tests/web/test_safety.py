@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from tests.web.conftest import upload
+from tests.web.conftest import upload, wait_job
 
 
 def _err(r, status):
@@ -85,8 +85,12 @@ def test_upload_names_never_become_paths(client, web_settings, faces_dir, tmp_pa
     from pathlib import Path
 
     assert not Path("/tmp/faceplay_evil.jpg").exists()
-    stored = [p for p in web_settings.uploads_dir.iterdir() if "faceplay_evil" in p.name]
-    assert stored and all(p.parent == web_settings.uploads_dir for p in stored)
+    job = wait_job(client, r.json())
+    assert job["status"] == "done", job
+    assert not Path("/tmp/faceplay_evil.jpg").exists()
+    stored = [p for p in web_settings.uploads_dir.rglob("*") if "faceplay_evil" in p.name]
+    assert stored or job["result"]["files_skipped"], job  # kept for the gallery unless it was a duplicate
+    assert all(p.parent == web_settings.uploads_dir for p in stored)
 
 
 def test_static_files_cannot_escape(client):

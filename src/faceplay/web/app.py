@@ -24,7 +24,7 @@ import faceplay
 from faceplay.errors import FaceplayError
 from faceplay.web.config import Settings
 from faceplay.web.engines import Engines
-from faceplay.web.errors import HTTPError, status_for
+from faceplay.web.errors import HTTPError, public_message, status_for
 from faceplay.web.jobs import JobManager
 
 log = logging.getLogger("faceplay.web")
@@ -59,10 +59,11 @@ class LimitsMiddleware:
             await resp(scope, receive, send_wrapper)
 
         try:
-            token = self.settings.token
+            token = self.settings.token_bytes
             if token and path.startswith("/api/") and path != "/api/health":
-                auth = dict(scope.get("headers") or {}).get(b"authorization", b"").decode("latin-1")
-                if not hmac.compare_digest(auth.encode(), f"Bearer {token}".encode()):
+                # raw header bytes against the UTF-8 token: one encoding, whatever the client sends
+                auth = dict(scope.get("headers") or {}).get(b"authorization", b"")
+                if not hmac.compare_digest(auth, b"Bearer " + token):
                     return await reply(_json_error(401, "missing or wrong bearer token; send "
                                                         "'Authorization: Bearer TOKEN'", {"WWW-Authenticate": "Bearer"}))
             limit = self.settings.max_upload_bytes
@@ -130,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         log.info("faceplay web: data in %s, gallery %s", settings.data_dir, settings.gallery_location)
+        settings.ensure_dirs()
+        app.state.jobs.clean_disk()  # job folders and staged uploads left by a crash
         yield
         log.info("faceplay web: shutting down")
         app.state.jobs.close()
@@ -146,16 +149,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engines = Engines(settings)
-    app.state.jobs = JobManager(settings.jobs_dir, keep=settings.max_jobs_kept)
+    app.state.jobs = JobManager(settings.jobs_dir, keep=settings.max_jobs_kept, max_queued=settings.max_queued_jobs,
+                                retention_seconds=settings.job_retention_seconds, staging=settings.staging_dir)
     app.state.live_sessions = 0
 
     @app.exception_handler(HTTPError)
     async def _http_error(request: Request, exc: HTTPError):
-        return _json_error(exc.status, exc.message)
+        return _json_error(exc.status, public_message(exc.message), exc.headers)
 
     @app.exception_handler(FaceplayError)
     async def _fp_error(request: Request, exc: FaceplayError):
-        return _json_error(status_for(exc), str(exc))
+        return _json_error(status_for(exc), public_message(str(exc)))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
@@ -167,7 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _starlette(request: Request, exc: StarletteHTTPException):
-        msg = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        msg = public_message(exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail))
         if exc.status_code == 404:
             msg = f"no such endpoint: {request.method} {request.url.path[:100]}; see /docs"
         elif exc.status_code == 405:
@@ -179,9 +183,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.exception("internal error on %s %s", request.method, request.url.path)
         return _json_error(500, f"internal error ({type(exc).__name__}); see the server log")
 
-    from faceplay.web import api, live
+    from faceplay.web import api, api_jobs, live
 
     app.include_router(api.router)
+    app.include_router(api_jobs.router)
     app.include_router(live.router)
 
     for route, name in PAGES.items():
