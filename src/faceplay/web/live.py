@@ -14,6 +14,12 @@ Only the latest frame of each connection is processed: a frame that arrives
 while the previous one is still being processed replaces any frame waiting,
 and the replaced one is reported as dropped. Latency therefore stays bounded
 (one frame of work plus the wait for the shared worker) however busy the CPU is.
+
+Limits (:class:`~faceplay.web.config.Settings`): a socket that sends no camera
+frame for ``live_idle_seconds`` or lives longer than ``live_max_seconds`` gets a
+fatal error message and close code 1008 with the reason; a text message over
+``max_ws_text_bytes`` closes with 1009; a binary one over ``max_frame_bytes`` or
+JSON nested deeper than ``max_json_depth`` is answered with an error message.
 """
 
 from __future__ import annotations
@@ -24,137 +30,19 @@ import json
 import logging
 import struct
 import time
-from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from faceplay.web.effects import build_rig, decode_jpeg_frame
 from faceplay.web.engines import Engines, feature_available
-from faceplay.web.errors import HTTPError
+from faceplay.web.errors import HTTPError, public_message
 
+from faceplay.web.live_effect import LiveEffect
+
+__all__ = ["EFFECTS", "HEADER", "LiveEffect", "json_depth_ok", "router"]
 log = logging.getLogger(__name__)
 router = APIRouter()
 HEADER = struct.Struct("<IfII")
 EFFECTS = ("avatar", "relight")
-
-
-class LiveEffect:
-    """Per-connection state; every method runs on the engines' gl thread."""
-
-    def __init__(self, effect: str, engines: Engines) -> None:
-        self.effect = effect
-        self.engines = engines
-        self.tracker = None
-        self.relight_state = None
-        self.avatar = None
-        self.settings: dict[str, Any] = {"preset": "studio", "strength": 0.8}
-        self.rig = None
-        self.t0 = time.monotonic()
-        self.last_ts = -1.0
-
-    def configure(self, msg: dict[str, Any]) -> dict[str, Any] | None:
-        """Apply a settings message (raises HTTPError(400) on bad values); may answer an info dict."""
-        s = {**self.settings}
-        for k in ("preset", "az", "el", "color", "intensity", "strength", "avatar", "mode"):
-            if k in msg:
-                s[k] = msg[k]
-        if self.effect == "relight":
-            try:
-                az = None if s.get("az") is None else float(s["az"])
-                el = None if s.get("el") is None else float(s["el"])
-                inten = None if s.get("intensity") is None else float(s["intensity"])
-                strength = float(s.get("strength", 0.8))
-            except (TypeError, ValueError) as exc:
-                raise HTTPError(400, "az, el, intensity and strength must be numbers") from exc
-            if not 0.0 <= strength <= 1.0:
-                raise HTTPError(400, "strength must be between 0 and 1")
-            self.rig = build_rig(str(s.get("preset") or "studio")[:40], az, el, s.get("color"), inten)
-            s["strength"] = strength
-            self.settings = s
-            return {"type": "info", "rig": self.rig.name}
-        from faceplay.web import avatar_glue
-
-        avatar_glue.check_choice(str(s.get("avatar", "auto")), str(s.get("mode", "replace")))
-        changed = (s.get("avatar"), s.get("mode")) != (self.settings.get("avatar"), self.settings.get("mode"))
-        self.settings = s
-        if changed and self.avatar is not None:
-            self.avatar.close()
-            self.avatar = None
-        return None
-
-    def track(self, jpeg: bytes, max_pixels: int):
-        """Stage 1 (track thread): decode the JPEG and track the face. Returns (rgb, faces)."""
-        rgb = decode_jpeg_frame(jpeg, max_pixels)
-        if self.tracker is None:
-            from faceplay.face.track import FaceTracker
-
-            self.tracker = FaceTracker(max_faces=1)
-        ts = max(time.monotonic() - self.t0, self.last_ts + 1e-3)
-        self.last_ts = ts
-        return rgb, self.tracker.update(rgb, ts)
-
-    def render(self, rgb, faces, quality: int) -> tuple[bytes, int, dict | None]:
-        """Stage 2 (gl thread): apply the effect and encode the JPEG. Returns (jpeg, faces, info)."""
-        import cv2
-
-        info = None
-        if self.effect == "relight":
-            if self.relight_state is None:
-                from faceplay.relight.relighter import RelightState
-
-                self.relight_state = RelightState()
-            if self.rig is None:
-                self.configure({})
-            relighter = self.engines.live_relighter()
-            out = relighter.relight(rgb, faces, self.rig, self.settings["strength"], state=self.relight_state).image
-        else:
-            from faceplay.web import avatar_glue
-
-            if self.avatar is None:
-                self.avatar = avatar_glue.session(str(self.settings.get("avatar", "auto")),
-                                                  str(self.settings.get("mode", "replace")), self._attributes)
-            out = self.avatar.frame(rgb, faces)
-            info = self.avatar.take_info()
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-        return buf.tobytes(), len(faces), info
-
-    def _attributes(self, rgb, faces) -> None:
-        from faceplay.avatar.configure import ATTRIBUTE_FIELDS
-        from faceplay.errors import FaceplayError
-
-        try:
-            self.engines.complete(rgb, faces, ATTRIBUTE_FIELDS)
-        except FaceplayError as exc:  # the avatar keeps its defaults
-            log.warning("face attributes unavailable: %s", exc)
-
-    def process(self, jpeg: bytes, max_pixels: int, quality: int) -> tuple[bytes, int, dict | None]:
-        """Both stages on the calling thread (benchmark baseline)."""
-        rgb, faces = self.track(jpeg, max_pixels)
-        return self.render(rgb, faces, quality)
-
-    def close_track(self) -> None:
-        """Release the tracker (track thread, where it ran)."""
-        if self.tracker is not None:
-            try:
-                self.tracker.close()
-            except Exception as exc:  # noqa: BLE001 - closing is best effort
-                log.warning("closing a live tracker failed: %s", exc)
-            self.tracker = None
-
-    def close_render(self) -> None:
-        """Release the avatar / relight state (gl thread, where they ran)."""
-        if self.avatar is not None:
-            try:
-                self.avatar.close()
-            except Exception as exc:  # noqa: BLE001
-                log.warning("closing a live avatar failed: %s", exc)
-        self.avatar = None
-        self.relight_state = None
-
-    def close(self) -> None:
-        """Release everything from the calling thread (benchmark baseline)."""
-        self.close_track()
-        self.close_render()
 
 
 @router.websocket("/ws/live/{effect}")
@@ -162,7 +50,8 @@ async def live(ws: WebSocket, effect: str) -> None:
     """The live avatar / relight loop (see the module docstring for the protocol)."""
     app = ws.app
     settings = app.state.settings
-    if settings.token and not hmac.compare_digest(ws.query_params.get("token", "").encode(), settings.token.encode()):
+    token = settings.token_bytes  # compared as UTF-8 bytes, like the bearer header
+    if token and not hmac.compare_digest(ws.query_params.get("token", "").encode("utf-8", "replace"), token):
         await ws.close(code=1008, reason="missing or wrong token; open the page with ?token=...")
         return
     if effect not in EFFECTS:
@@ -177,7 +66,7 @@ async def live(ws: WebSocket, effect: str) -> None:
     if app.state.live_sessions >= settings.max_live_sessions:
         await ws.send_json({"type": "error", "fatal": True,
                             "error": f"the server is busy ({settings.max_live_sessions} live sessions); try again later"})
-        await ws.close(code=1013)
+        await ws.close(code=1013, reason="the server is busy; try again later")
         return
     app.state.live_sessions += 1
     engines: Engines = app.state.engines
@@ -185,6 +74,9 @@ async def live(ws: WebSocket, effect: str) -> None:
     session = _Session(ws, fx, engines, settings)
     try:
         await session.run()
+    except Exception as exc:  # noqa: BLE001 - a session error must never reach the client as a traceback
+        log.error("live %s session failed: %s: %s", effect, type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        await session.close(1011, "internal error; see the server log and reconnect")
     finally:
         app.state.live_sessions -= 1
         await engines.on_track(fx.close_track)
@@ -200,10 +92,24 @@ class _Session:
         self.dropped = 0
         self.processed = 0
         self.closed = False
+        self.close_sent = False
 
     async def send_json(self, obj: dict) -> None:
         async with self.send_lock:
             await self.ws.send_text(json.dumps(obj))
+
+    async def close(self, code: int, reason: str) -> None:
+        """Tell the client why (fatal error message), then close with ``code`` and the reason."""
+        if self.close_sent:
+            return
+        self.close_sent = self.closed = True
+        self.ready.set()
+        try:
+            async with self.send_lock:
+                await self.ws.send_text(json.dumps({"type": "error", "fatal": True, "error": reason}))
+                await self.ws.close(code=code, reason=reason[:120])
+        except Exception:  # noqa: BLE001 - the client is already gone
+            pass
 
     async def run(self) -> None:
         worker = asyncio.create_task(self.work())
@@ -215,18 +121,34 @@ class _Session:
             await worker
 
     async def receive(self) -> None:
-        while True:
+        s = self.settings
+        start = last_frame = time.monotonic()
+        while not self.closed:
+            now = time.monotonic()
+            if now - start >= s.live_max_seconds:
+                await self.close(1008, f"the session reached its {_duration(s.live_max_seconds)} limit; "
+                                       "reconnect to continue")
+                return
+            if now - last_frame >= s.live_idle_seconds:
+                await self.close(1008, f"no camera frame for {_duration(s.live_idle_seconds)}; "
+                                       "the session was closed, reconnect to continue")
+                return
+            wait = min(s.live_max_seconds - (now - start), s.live_idle_seconds - (now - last_frame))
             try:
-                msg = await self.ws.receive()
+                msg = await asyncio.wait_for(self.ws.receive(), timeout=max(wait, 0.01))
+            except asyncio.TimeoutError:
+                continue
             except (WebSocketDisconnect, RuntimeError):
                 return
             if msg.get("type") == "websocket.disconnect":
                 return
             data = msg.get("bytes")
             if data is not None:
-                if len(data) < 5 or len(data) > 8 * 1024 * 1024:
-                    await self.send_json({"type": "error", "error": "a frame must be a 4-byte id plus a JPEG (< 8 MB)"})
+                if len(data) < 5 or len(data) > s.max_frame_bytes:
+                    await self.send_json({"type": "error", "error": "a frame must be a 4-byte id plus a JPEG "
+                                                                    f"(< {s.max_frame_bytes / 1e6:.0f} MB)"})
                     continue
+                last_frame = time.monotonic()
                 fid = struct.unpack_from("<I", data)[0]
                 if self.latest is not None:  # the waiting frame is stale: drop it
                     self.dropped += 1
@@ -236,20 +158,27 @@ class _Session:
                 continue
             text = msg.get("text")
             if text is not None:
+                if len(text) > s.max_ws_text_bytes or len(text.encode("utf-8", "replace")) > s.max_ws_text_bytes:
+                    await self.close(1009, f"a settings message must be under {s.max_ws_text_bytes // 1024} KB")
+                    return
+                if not json_depth_ok(text, s.max_json_depth):
+                    await self.send_json({"type": "error", "error": "settings must be a flat JSON object "
+                                                                    f"(nested over {s.max_json_depth} levels)"})
+                    continue
                 try:
                     obj = json.loads(text)
                     if not isinstance(obj, dict):
                         raise ValueError
-                except ValueError:
+                except (ValueError, RecursionError):
                     await self.send_json({"type": "error", "error": "settings must be a JSON object"})
                     continue
                 try:
                     info = await self.engines.on_gl(self.fx.configure, obj)
                     await self.send_json(info or {"type": "info", "settings": "ok"})
                 except HTTPError as exc:
-                    await self.send_json({"type": "error", "error": exc.message})
+                    await self.send_json({"type": "error", "error": public_message(exc.message)})
                 except Exception as exc:  # noqa: BLE001 - report, keep the session
-                    await self.send_json({"type": "error", "error": str(exc)})
+                    await self.send_json({"type": "error", "error": public_message(str(exc))})
 
     async def work(self) -> None:
         """Take the newest frame, track it, hand it to the render stage, repeat.
@@ -272,11 +201,11 @@ class _Session:
                 try:
                     rgb, faces = await self.engines.on_track(self.fx.track, jpeg, self.settings.max_frame_pixels)
                 except ValueError as exc:
-                    await self._safe_json({"type": "error", "error": str(exc), "id": fid})
+                    await self._safe_json({"type": "error", "error": public_message(str(exc)), "id": fid})
                     continue
                 except Exception as exc:  # noqa: BLE001 - one bad frame must not end the session
                     log.exception("live %s tracking failed", self.fx.effect)
-                    await self._safe_json({"type": "error", "error": f"{type(exc).__name__}: {exc}", "id": fid})
+                    await self._safe_json({"type": "error", "error": _frame_error(exc), "id": fid})
                     continue
                 if previous is not None:
                     await previous  # keep frame order and at most one frame waiting to render
@@ -293,7 +222,7 @@ class _Session:
             out, n_faces, info = await self.engines.on_gl(self.fx.render, rgb, faces, self.settings.live_jpeg_quality)
         except Exception as exc:  # noqa: BLE001
             log.exception("live %s frame failed", self.fx.effect)
-            await self._safe_json({"type": "error", "error": f"{type(exc).__name__}: {exc}", "id": fid})
+            await self._safe_json({"type": "error", "error": _frame_error(exc), "id": fid})
             return
         ms = (time.perf_counter() - t0) * 1000.0
         self.processed += 1
@@ -310,3 +239,42 @@ class _Session:
             await self.send_json(obj)
         except Exception:  # noqa: BLE001
             pass
+
+
+def _frame_error(exc: Exception) -> str:
+    from faceplay.errors import FaceplayError
+
+    if isinstance(exc, FaceplayError):
+        return public_message(str(exc))
+    return f"this frame failed ({type(exc).__name__}); see the server log"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+def json_depth_ok(text: str, limit: int) -> bool:
+    """Whether the JSON ``text`` nests arrays / objects at most ``limit`` deep (strings are skipped).
+
+    Checked before ``json.loads``, whose recursion would otherwise fail on deep input.
+    """
+    if text.count("[") + text.count("{") <= limit:  # the common case, at C speed
+        return True
+    depth, in_str, esc = 0, False, False
+    for ch in text:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
