@@ -36,8 +36,15 @@ def _folder(path: Path | None) -> Path | None:
 @click.option("--max-upload-mb", type=click.IntRange(1, 4096), default=64, show_default=True, help="Largest request body.")
 @click.option("--max-pixels", type=click.IntRange(1_000, 200_000_000), default=16_000_000, show_default=True,
               help="Largest uploaded image in pixels.")
+@click.option("--live-idle", "live_idle", type=click.FloatRange(1, 86400), default=30.0, show_default=True,
+              metavar="S", help="Close a live socket that sends no camera frame for S seconds.")
+@click.option("--live-max-minutes", type=click.FloatRange(0.1, 10080), default=30.0, show_default=True,
+              help="Longest live session (the page can reconnect).")
+@click.option("--max-queued-jobs", type=click.IntRange(0, 10000), default=8, show_default=True,
+              help="Jobs waiting behind the running one; more get HTTP 429 with Retry-After.")
 @json_option
-def serve(host, port, db, token, data_dir, max_upload_mb, max_pixels, as_json) -> None:
+def serve(host, port, db, token, data_dir, max_upload_mb, max_pixels, live_idle, live_max_minutes, max_queued_jobs,
+          as_json) -> None:
     """Serve the web app (live avatar, live relight, lookalike kiosk) and the REST API.
 
     Open http://HOST:PORT/ in a browser; the API schema is at /docs and
@@ -53,12 +60,15 @@ def serve(host, port, db, token, data_dir, max_upload_mb, max_pixels, as_json) -
     except ImportError as exc:
         raise ConfigError(f"the web app needs the 'web' extra ({exc.name} is missing); "
                           "run pip install 'faceplay[web]'") from exc
-    kw = {"db": db, "token": token, "max_upload_bytes": max_upload_mb * 1024 * 1024, "max_image_pixels": max_pixels}
+    kw = {"db": db, "token": token, "max_upload_bytes": max_upload_mb * 1024 * 1024, "max_image_pixels": max_pixels,
+          "live_idle_seconds": live_idle, "live_max_seconds": live_max_minutes * 60, "max_queued_jobs": max_queued_jobs}
     if data_dir is not None:
         kw["data_dir"] = data_dir
     settings = Settings(**kw)
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         log.warning("serving on %s without --token: anyone on your network can use the API", host)
+    sock = bind(host, port)  # before announcing anything: a busy port is a one-line error, not a late traceback
+    port = sock.getsockname()[1]
     app = create_app(settings)
     url = f"http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/"
     if as_json:
@@ -72,7 +82,37 @@ def serve(host, port, db, token, data_dir, max_upload_mb, max_pixels, as_json) -
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             ws_max_size=16 * 1024 * 1024, timeout_graceful_shutdown=10)
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled: the shut-down was clean
         pass
     log.info("faceplay web app stopped")
+
+
+def bind(host: str, port: int):
+    """A listening TCP socket on ``host:port`` (ConfigError with what to do when the port is taken)."""
+    import errno
+    import socket
+
+    from faceplay.errors import ConfigError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot serve on {host!r}: {exc.strerror}; give an address of this machine "
+                          "(e.g. --host 127.0.0.1)") from None
+    family, kind, proto, _, addr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} on {host} is already in use (another faceplay serve?); stop that "
+                              "server or choose another --port") from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise ConfigError(f"no permission to listen on port {port}; choose a port above 1023") from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
