@@ -9,6 +9,8 @@ same run.
 from __future__ import annotations
 
 import importlib
+import os
+from pathlib import Path
 
 import click
 
@@ -20,10 +22,26 @@ BENCHES: dict[str, str] = {
     "avatar": "faceplay.avatar.bench:avatar",
     "lookalike": "faceplay.lookalike.bench:lookalike",
     "models": "faceplay.quantize.bench:models_bench",
+    "photos": "faceplay.face.photos_bench:photos",
     "relight": "faceplay.relight.bench:relight",
     "captions": "faceplay.speech.bench:captions",
     "web": "faceplay.web.bench:web",
 }
+
+
+def shared_data() -> Path:
+    """The real test photos and videos: ``$FACEPLAY_SHARED/data``, else ``../shared/data`` beside
+    the checkout (or beside the current folder); a :class:`ConfigError` says how to point to them."""
+    from faceplay.errors import ConfigError
+
+    env = os.environ.get("FACEPLAY_SHARED")
+    candidates = [Path(env)] if env else [Path(__file__).resolve().parents[3] / "shared", Path.cwd().parent / "shared",
+                                          Path.cwd() / "shared"]
+    for c in candidates:
+        if (c / "data").is_dir():
+            return (c / "data").resolve()
+    raise ConfigError(f"the benchmark data folder was not found ({', '.join(str(c / 'data') for c in candidates)}); "
+                      "set FACEPLAY_SHARED to the folder that holds data/faces and data/videos")
 
 
 class _LazyBenches(click.Group):

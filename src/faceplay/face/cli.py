@@ -42,7 +42,9 @@ def iter_inputs(paths: tuple[str, ...]) -> Iterator[Path]:
 @click.option("-o", "--output", type=click.Path(), help="Annotated image or video (or a folder when several inputs).")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "int8"]), default="auto", show_default=True)
 @click.option("--no-smoothing", is_flag=True, help="Video: raw per-frame landmarks (no One-Euro filter).")
-def analyze(paths, as_json, embedding, embedding_model, fields, output, precision, no_smoothing):
+@click.option("--max-faces", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Most faces per image or frame; the output says how many more were left out.")
+def analyze(paths, as_json, embedding, embedding_model, fields, output, precision, no_smoothing, max_faces):
     """Detect and describe every face in images, videos or folders.
 
     With --json: one JSON object per line per image (per frame for videos).
@@ -69,7 +71,7 @@ def analyze(paths, as_json, embedding, embedding_model, fields, output, precisio
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
-    with FaceAnalyzer(embedding_model=embedding_model, precision=precision) as fa:
+    with FaceAnalyzer(embedding_model=embedding_model, precision=precision, max_faces=max_faces) as fa:
         for path in inputs:
             dest = _dest(path, output, out_dir) if output else None
             try:
@@ -105,9 +107,10 @@ def _analyze_image(fa, path: Path, wanted, as_json: bool, embedding: bool, dest:
         log.warning("%s: no face found", path)
     if as_json:
         emit_json({"path": str(path), "width": rgb.shape[1], "height": rgb.shape[0],
-                   "faces": [f.to_dict(embedding=embedding) for f in faces]})
+                   "faces": [f.to_dict(embedding=embedding) for f in faces], "dropped_faces": getattr(faces, "dropped", 0)})
     else:
-        click.echo(f"{path}: {len(faces)} face(s)")
+        dropped = getattr(faces, "dropped", 0)
+        click.echo(f"{path}: {len(faces)} face(s)" + (f" ({dropped} more left out: raise --max-faces)" if dropped else ""))
         if faces:
             click.echo(_face_table(faces))
     if dest is not None:

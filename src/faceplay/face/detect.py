@@ -1,10 +1,18 @@
-"""Photo face detection: YuNet boxes, then MediaPipe landmarks on each face crop.
+"""Photo face detection: YuNet boxes at two scales, then MediaPipe landmarks on each face crop.
 
 MediaPipe's own detector is a short-range model: it misses small faces in
 large photos and sometimes fires on patterns. For photos faceplay therefore
-detects with YuNet (OpenCV zoo, multi-scale, 5 keypoints) and runs the
-MediaPipe FaceLandmarker on a square crop around each detection, mapping the
-478 landmarks back to the full image. The head pose is then solved with PnP
+detects with YuNet (OpenCV zoo, 5 keypoints) and runs the MediaPipe
+FaceLandmarker on a square crop around each detection, mapping the 478
+landmarks back to the full image.
+
+YuNet has a best range of face sizes: at <= 1280 px it finds faces down to
+~20 px, but a face that fills a close-up selfie scores below threshold (a
+510 px face: 0.74 at 1280 px, 0.95 at 320 px). So a photo is searched at two
+scales of an image pyramid (:data:`DETECT_SIDES`), duplicates are merged by
+box overlap, and a weak candidate (score between :data:`WEAK_SCORE` and the
+threshold) counts only when the landmarker's own detector confirms a face in
+its crop. The head pose is then solved with PnP
 MediaPipe's pose from the crop is re-expressed in the full image's camera
 (:func:`crop_pose_to_image`), so it is consistent with
 :func:`faceplay.face.pose.projection_matrix`.
@@ -22,20 +30,30 @@ from faceplay import models
 from faceplay.face.landmarker import Landmarker
 from faceplay.face.pose import VERTICAL_FOV_DEG, euler_from_matrix
 from faceplay.face.track import iou
-from faceplay.face.types import Face, Pose, RunningMode
+from faceplay.face.types import Face, FaceList, Pose, RunningMode
 from faceplay.native import quiet_opencv
 
 log = logging.getLogger(__name__)
 
-DETECT_MAX_SIDE = 1280  # YuNet input is downscaled to this longest side
+DETECT_MAX_SIDE = 1280  # YuNet input is downscaled to this longest side (small faces)
+DETECT_SIDES = (DETECT_MAX_SIDE, 320)  # the pyramid: full detail, then a scale where close-up faces fit YuNet
+WEAK_SCORE = 0.5  # candidates from this score up are confirmed by the landmarker instead of dropped
 CROP_SIZE = 384  # landmarker crop side in pixels
+MERGE_IOU = 0.4  # candidates of two scales overlapping more than this are one face
 
 
 class PhotoFaceDetector:
     """Detect every face of a photo with landmarks, blendshapes and pose."""
 
-    def __init__(self, *, max_faces: int = 10, score_threshold: float = 0.75, min_face_px: int = 24) -> None:
+    def __init__(self, *, max_faces: int = 10, score_threshold: float = 0.75, min_face_px: int = 24,
+                 sides: tuple[int, ...] = DETECT_SIDES, weak_score: float = WEAK_SCORE) -> None:
+        if max_faces < 1:
+            from faceplay.errors import ConfigError
+
+            raise ConfigError(f"max_faces must be at least 1, not {max_faces}")
         self.max_faces = max_faces
+        self.sides = tuple(sides)
+        self.weak_score = min(weak_score, score_threshold)
         self.score_threshold = score_threshold
         self.min_face_px = min_face_px
         self._yunet = None
@@ -45,39 +63,63 @@ class PhotoFaceDetector:
         if self._yunet is None:
             quiet_opencv()
             path = str(models.model_path("yunet"))
-            self._yunet = cv2.FaceDetectorYN.create(path, "", (320, 320), self.score_threshold, 0.3, 5000)
+            self._yunet = cv2.FaceDetectorYN.create(path, "", (320, 320), self.weak_score, 0.3, 5000)
             self._lm = Landmarker(RunningMode.IMAGE, max_faces=1, min_detection_confidence=0.3)
 
-    def boxes(self, rgb: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
-        """YuNet detections as ((x, y, w, h), score) in full-image pixels, best first."""
+    def candidates(self, rgb: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
+        """YuNet detections of every pyramid scale as ((x, y, w, h), score) in full-image pixels, merged, best first.
+
+        Scores from ``weak_score`` (:data:`WEAK_SCORE`) up are returned; :meth:`detect` confirms the weak ones.
+        """
         self._prepare()
         h, w = rgb.shape[:2]
-        s = min(1.0, DETECT_MAX_SIDE / max(h, w))
-        small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) if s < 1 else rgb
-        bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
-        self._yunet.setInputSize((bgr.shape[1], bgr.shape[0]))
-        _, det = self._yunet.detect(bgr)
-        out = []
-        if det is not None:
-            for d in det:
+        found: list[tuple[tuple[float, float, float, float], float]] = []
+        done: set[tuple[int, int]] = set()
+        for side in self.sides:
+            s = min(1.0, side / max(h, w))
+            size = (max(1, round(w * s)), max(1, round(h * s)))
+            if size in done or (found and side < DETECT_MAX_SIDE and max(size) * 1.5 > max(h, w) * min(1.0, DETECT_MAX_SIDE / max(h, w))):
+                continue  # this scale is (nearly) the one already searched
+            done.add(size)
+            small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if s < 1 else rgb
+            bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
+            self._yunet.setInputSize(size)
+            _, det = self._yunet.detect(bgr)
+            for d in det if det is not None else ():
                 x, y, bw, bh = (float(v) / s for v in d[:4])
                 if min(bw, bh) >= self.min_face_px:
-                    out.append(((x, y, bw, bh), float(d[-1])))
-        out.sort(key=lambda b: -b[1])
-        return out[: self.max_faces]
+                    found.append(((x, y, bw, bh), float(d[-1])))
+        found.sort(key=lambda b: -b[1])
+        merged: list[tuple[tuple[float, float, float, float], float]] = []
+        for box, score in found:
+            if all(iou(box, m[0]) <= MERGE_IOU for m in merged):
+                merged.append((box, score))
+        return merged
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
-        """All faces, largest first."""
-        faces: list[Face] = []
-        for box, score in self.boxes(rgb):
+    def boxes(self, rgb: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
+        """Confident detections (score >= threshold) as ((x, y, w, h), score), best first, at most ``max_faces``."""
+        return [c for c in self.candidates(rgb) if c[1] >= self.score_threshold][: self.max_faces]
+
+    def detect(self, rgb: np.ndarray) -> FaceList:
+        """All faces, largest first (at most ``max_faces``; ``.dropped`` counts the faces left out by that cap)."""
+        faces = FaceList()
+        extra = 0
+        for box, score in self.candidates(rgb):
+            if len(faces) >= self.max_faces:
+                extra += score >= self.score_threshold
+                continue
             f = self._landmarks_in_crop(rgb, box)
-            if f is None:
+            if f is None:  # the landmarker sees no face here: a weak candidate is dropped, so is a strong one
                 continue
             f.score = score
             if any(iou(f.box, g.box) > 0.5 for g in faces):
                 continue
             faces.append(f)
         faces.sort(key=lambda f: -f.box[2] * f.box[3])
+        faces.dropped = extra
+        if extra:
+            log.warning("%d more face(s) found but left out: at most %d faces per image (raise max_faces / --max-faces)",
+                        extra, self.max_faces)
         return faces
 
     def _landmarks_in_crop(self, rgb: np.ndarray, box) -> Face | None:

@@ -165,6 +165,13 @@ class Face:
         return d
 
 
+class FaceList(list):
+    """The faces of one image, largest first: a plain ``list`` of :class:`Face` that also
+    says how many more faces were found but left out by the ``max_faces`` cap."""
+
+    dropped: int = 0  #: faces found beyond ``max_faces`` and not returned
+
+
 @dataclass
 class FrameResult:
     """The faces of one video frame."""
