@@ -67,12 +67,13 @@ def test_corrupt_gallery_file(tmp_path, faces_dir):
     db = tmp_path / "db"
     db.mkdir()
     (db / "gallery.sqlite").write_bytes(os.urandom(8192))
-    with pytest.raises(StoreError, match="corrupt"):
+    with pytest.raises(StoreError, match="damaged"):
         from faceplay.lookalike import open_gallery
 
         open_gallery(db)
-    _one_line_error(faceplay("lookalike", str(faces_dir / "obama3.jpg"), "--db", str(db)), 5, "corrupt", "delete the folder")
-    _one_line_error(faceplay("gallery", "stats", "--db", str(db)), 5, "corrupt")
+    _one_line_error(faceplay("lookalike", str(faces_dir / "obama3.jpg"), "--db", str(db)), 5, "damaged",
+                    "gallery check", "--repair", "delete the folder")
+    _one_line_error(faceplay("gallery", "stats", "--db", str(db)), 5, "damaged")
 
 
 def test_unreachable_milvus_uri(faces_dir):

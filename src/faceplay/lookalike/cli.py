@@ -73,8 +73,9 @@ def gallery_add(paths, db, collection, embedding_model, index, video_fps, dedupe
         store = _open(db, collection, index=index, create=True, dim=FaceSource(model).dim, embedding_model=model)
     faces = FaceSource(store.embedding_model or "sface")
     try:
-        report = Ingester(store, faces, video_fps=video_fps, dedupe_threshold=dedupe, attributes=attributes).add(
-            paths, progress=progress_enabled(as_json), workers=workers)
+        with store.writer_lock():  # a concurrent run on the same gallery waits, then skips what this one added
+            report = Ingester(store, faces, video_fps=video_fps, dedupe_threshold=dedupe, attributes=attributes).add(
+                paths, progress=progress_enabled(as_json), workers=workers)
         stats = {"entries": store.count()}
     finally:
         faces.close()
@@ -124,6 +125,34 @@ def gallery_remove(source, db, collection, as_json) -> None:
         emit_json({"removed": n, "gallery_entries": left})
     else:
         click.echo(f"removed {n} faces; the gallery holds {left}")
+
+
+@gallery.command("check")
+@click.option("--db", required=True, metavar="DB", help="A folder gallery (embedded SQLite + FAISS).")
+@click.option("--repair", is_flag=True,
+              help="Rebuild a damaged gallery from every file still readable whole; the damaged database is kept "
+                   "beside it as gallery.sqlite.damaged-TIME and dropped files are listed for `gallery add`.")
+@json_option
+def gallery_check(db, repair, as_json) -> None:
+    """Check a folder gallery for damage (exit 5 when damaged); --repair keeps every readable file."""
+    from faceplay.errors import StoreError
+    from faceplay.lookalike.stores.repair import check_gallery, repair_gallery
+
+    report = repair_gallery(db) if repair else check_gallery(db)
+    if as_json:
+        emit_json(report)
+    elif report.get("repaired"):
+        click.echo(f"repaired {db}: kept {report['kept_files']} files ({report['kept_faces']} faces), dropped "
+                   f"{len(report['dropped_files'])}; the damaged database is kept as {report['damaged_copy']}")
+        for path in report["dropped_files"]:
+            click.echo(f"  dropped: {path}")
+        if report["dropped_files"]:
+            click.echo(f"add them again with `faceplay gallery add PATHS... --db {db}`")
+    elif report["ok"]:
+        click.echo(f"{db}: no damage found ({report['files']} files, {report['faces']} faces)")
+    if not report["ok"]:
+        raise StoreError(f"the gallery {db} is damaged ({'; '.join(report['problems'][:3])}); "
+                         f"run `faceplay gallery check --db {db} --repair` to keep every readable file")
 
 
 @click.command("lookalike")

@@ -136,6 +136,9 @@ class Ingester:
                 report.failed.append((str(path), str(res)))
                 continue
             record, entries = res
+            if self.store.has_file(h):  # another run committed this content while we analysed it
+                report.files_skipped += 1
+                continue
             self.store.add_file(record, entries)
             report.files_added += 1
             report.faces_added += len(entries)

@@ -38,7 +38,20 @@ class GalleryStore(ABC):
 
     @abstractmethod
     def remove_source(self, source: str) -> int:
-        """Delete every entry of a source (a path as ingested, or a content hash); returns the count."""
+        """Delete every entry of a source (a file path as ingested, a folder, or a content hash); returns the count.
+
+        Matching is exact and case-sensitive (:func:`source_patterns`); a source
+        that matches no ingested file raises :class:`~faceplay.errors.StoreError`.
+        """
+
+    def writer_lock(self, *, wait: bool = True):
+        """A context manager held by a whole ingestion run so concurrent runs do not both add the same files.
+
+        Folder galleries lock the folder; other backends return a no-op.
+        """
+        import contextlib
+
+        return contextlib.nullcontext()
 
     @abstractmethod
     def update_attributes(self, entry_id: int, attributes: dict[str, Any]) -> None:
@@ -93,6 +106,38 @@ class GalleryStore(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def source_patterns(source: str) -> tuple[list[str], list[str]]:
+    """What ``gallery remove SOURCE`` matches: (exact paths, folder prefixes ending in ``/``).
+
+    SOURCE as given and resolved to an absolute path; a folder matches the
+    files under it (compared character by character, case-sensitive, no
+    wildcards). A content hash matches only itself (empty lists). An empty
+    SOURCE is refused.
+    """
+    from pathlib import Path
+
+    from faceplay.errors import ConfigError
+
+    if not source.strip():
+        raise ConfigError("SOURCE is empty; give the file, folder or sha256 to remove (`faceplay gallery stats --files` lists them)")
+    if is_hash(source):
+        return [], []
+    exact = list(dict.fromkeys([source, str(Path(source).resolve())]))
+    prefixes = list(dict.fromkeys(p.rstrip("/") + "/" for p in exact))
+    return exact, prefixes
+
+
+def source_matches(path: str, content_hash: str, source: str) -> bool:
+    """True when an ingested file (``path``, ``content_hash``) is selected by ``gallery remove SOURCE``."""
+    exact, prefixes = source_patterns(source)
+    return content_hash == source or path in exact or any(path.startswith(p) for p in prefixes)
+
+
+def is_hash(s: str) -> bool:
+    """True for a lowercase hex sha256 (64 characters)."""
+    return len(s) == 64 and all(c in "0123456789abcdef" for c in s)
 
 
 def exact_topk(vectors: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int) -> list[Hit]:

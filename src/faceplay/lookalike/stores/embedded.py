@@ -29,7 +29,8 @@ import numpy as np
 from faceplay.errors import ConfigError, StoreError
 from faceplay.lookalike.schema import FileRecord, Filter, GalleryEntry, Hit, gender_code
 from faceplay.lookalike.stores import faiss_index
-from faceplay.lookalike.stores.base import GalleryStore, exact_topk, use_exact
+from faceplay.lookalike.stores.base import GalleryStore, exact_topk, source_patterns, use_exact
+from faceplay.lookalike.stores.sqlite_guard import damaged_error, guard_sqlite, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def _row_to_entry(row: tuple) -> GalleryEntry:
     )
 
 
+@guard_sqlite
 class EmbeddedStore(GalleryStore):
     """A gallery in a local folder (see the module docstring).
 
@@ -101,8 +103,10 @@ class EmbeddedStore(GalleryStore):
             self._db.executescript(_SCHEMA)
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"the gallery database {db} is corrupt or not a faceplay gallery ({exc}); "
-                             "restore it from a backup or delete the folder and run `faceplay gallery add` again") from exc
+            err = damaged_error(self.folder, exc)
+            if "busy" not in str(err):
+                err = StoreError(f"{err}, or delete the folder and run `faceplay gallery add` again")
+            raise err from exc
         if "dim" not in meta:
             if dim is None:
                 if not create:
@@ -166,11 +170,12 @@ class EmbeddedStore(GalleryStore):
                        (record.content_hash, record.path, record.kind, record.n_faces, time.time()))
 
     def remove_source(self, source: str) -> int:
-        absolute = str(Path(source).resolve()) if not _is_hash(source) else source
+        exact, prefixes = source_patterns(source)
+        # exact, case-sensitive comparisons only: LIKE would treat _ and % as wildcards and ignore case
+        where = " OR ".join(["hash=?", *["path=?"] * len(exact), *["substr(path, 1, ?)=?"] * len(prefixes)])
+        params = [source, *exact, *(v for p in prefixes for v in (len(p), p))]
         with self._tx() as db:
-            hashes = {h for (h,) in db.execute(
-                "SELECT hash FROM files WHERE hash=? OR path=? OR path=? OR path LIKE ? OR path LIKE ?",
-                (source, source, absolute, source.rstrip("/") + "/%", absolute.rstrip("/") + "/%"))}
+            hashes = {h for (h,) in db.execute(f"SELECT hash FROM files WHERE {where}", params)}
             ids = []
             for h in hashes:
                 ids += [i for (i,) in db.execute("SELECT id FROM faces WHERE file_hash=?", (h,))]
@@ -188,6 +193,10 @@ class EmbeddedStore(GalleryStore):
             except RuntimeError:  # HNSW cannot delete: rebuild on next search
                 self._index = None
         return len(ids)
+
+    def writer_lock(self, *, wait: bool = True):
+        """The folder's writer lock, held for a whole ``gallery add`` run (see :func:`sqlite_guard.writer_lock`)."""
+        return writer_lock(self.folder, wait=wait)
 
     def update_attributes(self, entry_id: int, attributes: dict[str, Any]) -> None:
         row = self._db.execute("SELECT meta FROM faces WHERE id=?", (entry_id,)).fetchone()
@@ -382,6 +391,3 @@ class _Columns:
             m &= self.age <= flt.age_max
         return m
 
-
-def _is_hash(s: str) -> bool:
-    return len(s) == 64 and all(c in "0123456789abcdef" for c in s)

@@ -23,7 +23,7 @@ import numpy as np
 
 from faceplay.errors import ConfigError, StoreError
 from faceplay.lookalike.schema import FileRecord, Filter, GalleryEntry, Hit, gender_code
-from faceplay.lookalike.stores.base import GalleryStore, exact_topk, use_exact
+from faceplay.lookalike.stores.base import GalleryStore, exact_topk, source_matches, source_patterns, use_exact
 
 log = logging.getLogger(__name__)
 
@@ -178,13 +178,14 @@ class MilvusStore(GalleryStore):
             raise StoreError(f"Milvus at {self.uri} rejected the write of {record.path}: {str(exc)[:300]}") from exc
 
     def remove_source(self, source: str) -> int:
-        from pathlib import Path
-
-        absolute = str(Path(source).resolve())
+        exact, prefixes = source_patterns(source)
         q = json.dumps
-        expr = (f"hash == {q(source)} or path == {q(source)} or path == {q(absolute)} "
-                f"or path like {q(source.rstrip('/') + '/%')} or path like {q(absolute.rstrip('/') + '/%')}")
-        hashes = [r["hash"] for r in self._c.query(self.files_name, filter=expr, output_fields=["hash"], limit=QUERY_LIMIT)]
+        # `like` only narrows the candidates (cut before any wildcard character); the exact,
+        # case-sensitive rule is applied here, so `_`, `%` or another case never widen a removal
+        likes = [p[:min([p.find(c) for c in "%_\\" if c in p] or [len(p)])] + "%" for p in prefixes]
+        expr = " or ".join([f"hash == {q(source)}", *(f"path == {q(p)}" for p in exact), *(f"path like {q(p)}" for p in likes)])
+        rows = self._c.query(self.files_name, filter=expr, output_fields=["hash", "path"], limit=QUERY_LIMIT)
+        hashes = [r["hash"] for r in rows if source_matches(r["path"], r["hash"], source)]
         if not hashes:
             raise StoreError(f"no ingested file matches {source!r}; see `faceplay gallery stats --db {self.uri} --files`")
         hexpr = f"file_hash in {q(hashes)}"
