@@ -37,3 +37,20 @@ def test_serve_logs_requests_and_stops_cleanly(tmp_path):
     assert "GET /api/health 200" in err and "GET /api/jobs/" in err and " 404 " in err
     assert "shutting down" in err and "Traceback" not in err
     assert (tmp_path / "uploads").is_dir() and (tmp_path / "jobs").is_dir()
+
+
+def test_port_in_use_is_one_clear_line_before_any_announcement(tmp_path):
+    """Issue 14 #8: a taken port is reported as such (exit 2), and the server is never announced."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "faceplay.cli", "serve", "--port", str(port), "--data", str(tmp_path)],
+                              capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [f"faceplay: error: port {port} on 127.0.0.1 is already in use (another faceplay serve?); "
+                     "stop that server or choose another --port"], proc.stderr
+    assert "web app on" not in proc.stderr and "Traceback" not in proc.stderr
