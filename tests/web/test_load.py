@@ -34,3 +34,20 @@ def test_20_clients_analyze_and_live_no_5xx(live_server, client, faces_dir, vide
             break
         time.sleep(0.1)
     assert h.json()["live_sessions"] == 0
+
+
+def test_20_clients_opening_and_closing_live_sessions(live_server, client, videos_dir):
+    """The session soak of `faceplay bench web`, bounded: sessions open and close, no 5xx, none left open."""
+    from faceplay.web.loadtest import camera_frames, load_churn, run_sync
+
+    effect = "avatar" if client.get("/api/health").json()["features"]["avatar"] else "relight"
+    frames = camera_frames(videos_dir / "talking_d0.mp4", 6)
+    churn = run_sync(load_churn(live_server.url, effect, frames, clients=20, seconds=4)).summary()
+    assert churn["server_errors"] == 0 and churn["n_errors"] == 0, churn
+    assert churn["completed"] >= 20 and set(churn["statuses"]) == {"101"}, churn
+    for _ in range(100):
+        h = client.get("/api/health").json()
+        if h["live_sessions"] == 0:
+            break
+        time.sleep(0.1)
+    assert h["live_sessions"] == 0

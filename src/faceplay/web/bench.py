@@ -109,18 +109,40 @@ def _browser_run(url: str, effect: str, y4m: Path, seconds: float, warmup: float
             "dropped": int(stats["dropped"] - d0), "faces": stats["faces"]}
 
 
+def _churn(url: str, pid: int, effect: str, frames: list[bytes], clients: int, seconds: float) -> dict:
+    """The session soak: server RSS (after a few warm-up sessions) before and after ``seconds`` of churn."""
+    from faceplay.web.loadtest import load_churn, process_rss_mb, run_sync
+
+    run_sync(load_churn(url, effect, frames, clients=min(clients, 4), seconds=3.0))  # warm-up sessions
+    time.sleep(1.0)
+    start = process_rss_mb(pid)
+    res = run_sync(load_churn(url, effect, frames, clients=clients, seconds=seconds)).summary()
+    time.sleep(2.0)  # the last sessions' clean-up
+    end = process_rss_mb(pid)
+    res.update(rss_start_mb=start, rss_end_mb=end,
+               rss_mb_per_session=round((end - start) / max(res["completed"], 1), 3) if start and end else None)
+    return res
+
+
 @click.command("web")
 @click.option("--seconds", type=click.FloatRange(3, 600), default=20.0, show_default=True,
               help="Measured seconds per live page in the browser.")
 @click.option("--load-seconds", type=click.FloatRange(1, 600), default=60.0, show_default=True,
               help="Duration of each load run (REST analyze, live WebSocket).")
 @click.option("--clients", type=click.IntRange(1, 64), default=20, show_default=True, help="Concurrent load clients.")
+@click.option("--churn-seconds", type=click.FloatRange(0, 600), default=60.0, show_default=True,
+              help="Session soak: CLIENTS loops opening a live session, sending 3 frames and closing it "
+                   "(server RSS at start and end); 0 skips it.")
 @click.option("--skip-browser", is_flag=True, help="Only the load runs.")
 @click.option("--skip-load", is_flag=True, help="Only the browser runs.")
 @click.option("--port", type=int, default=0, help="Server port [a free one].")
 @json_option
-def web(seconds, load_seconds, clients, skip_browser, skip_load, port, as_json) -> None:
-    """Live avatar / relight fps and latency in headless Chromium at 640x480, plus a load soak.
+def web(seconds, load_seconds, churn_seconds, clients, skip_browser, skip_load, port, as_json) -> None:
+    """Live avatar / relight fps and latency in headless Chromium at 640x480, plus load soaks.
+
+    Soaks (loopback only): CLIENTS concurrent REST analyze calls; CLIENTS live
+    streams; CLIENTS loops opening and closing live sessions (server RSS at
+    start and end, no 5xx).
 
     Goal on 2 cores: >= 20 fps and p95 round trip <= 150 ms. Needs the shared
     test videos (../shared/data), Debian chromium and playwright.
@@ -163,6 +185,9 @@ def web(seconds, load_seconds, clients, skip_browser, skip_load, port, as_json) 
                 if eff:
                     live = run_sync(load_live(url, eff, frames, clients=clients, seconds=load_seconds))
                     out["load"].append(live.summary())
+                if eff and churn_seconds:
+                    out["churn"] = _churn(url, proc.pid, eff, frames, clients, churn_seconds)
+                    out["load"].append(out["churn"])
                 import httpx
 
                 out["healthy_after_load"] = httpx.get(url + "/api/health", timeout=10).status_code == 200
@@ -181,4 +206,8 @@ def web(seconds, load_seconds, clients, skip_browser, skip_load, port, as_json) 
                            r["n_errors"], r["dropped"]] for r in out["load"]],
                          ["load", "done", "per s", "p50 ms", "p99 ms", "5xx", "errors", "dropped"]))
         click.echo(f"healthy after load: {out.get('healthy_after_load')}")
+    if out.get("churn"):
+        c = out["churn"]
+        click.echo(f"session soak: {c['completed']} sessions, server RSS {c['rss_start_mb']} -> {c['rss_end_mb']} MB "
+                   f"({c['rss_mb_per_session']} MB/session), 5xx {c['server_errors']}")
     click.echo(f"shutdown: {out['shutdown']}")

@@ -1,6 +1,7 @@
 """Bounded load on a local faceplay server (loopback only): concurrent REST clients and live WebSocket clients.
 
-Used by ``faceplay bench web`` (60 s soak) and by a short test. Every loop
+Used by ``faceplay bench web`` (60 s soaks: steady streams, and sessions opened and closed
+over and over) and by short tests. Every loop
 stops by itself after ``seconds``; only ``127.0.0.1`` / ``localhost`` URLs are accepted.
 """
 
@@ -134,6 +135,85 @@ async def load_live(url: str, effect: str, frames: list[bytes], *, clients: int 
     res.seconds = time.monotonic() - t0
     res.statuses = {101: clients - sum(1 for e in res.errors if "Error" in e.split(":")[0])}
     return res
+
+
+async def load_churn(url: str, effect: str, frames: list[bytes], *, clients: int = 20, seconds: float = 60.0,
+                     frames_per_session: int = 3, token: str | None = None) -> LoadResult:
+    """``clients`` loops that each open a live session, send ``frames_per_session`` frames one at a time
+    (waiting for each answer), close it and start again, for ``seconds``.
+
+    Latencies are whole sessions (connect to close). ``statuses``: 101 completed sessions, 503 sessions
+    refused as busy (close 1013), 500 sessions ended by a server error (close 1011 or a 5xx handshake).
+    """
+    import websockets
+
+    _check_local(url)
+    ws_url = url.replace("http://", "ws://") + f"/ws/live/{effect}" + (f"?token={token}" if token else "")
+    res = LoadResult(f"WS /ws/live/{effect} open/close ({frames_per_session} frames)", clients, seconds)
+    stop = time.monotonic() + seconds
+
+    def count(status: int) -> None:
+        res.statuses[status] = res.statuses.get(status, 0) + 1
+
+    async def session(k: int) -> None:
+        t0 = time.perf_counter()
+        async with websockets.connect(ws_url, max_size=16 * 1024 * 1024, open_timeout=60) as ws:
+            for i in range(1, frames_per_session + 1):
+                res.sent += 1
+                await ws.send(struct.pack("<I", i) + frames[(k + i) % len(frames)])
+                while True:
+                    msg = await asyncio.wait_for(ws.recv(), 120)
+                    if isinstance(msg, bytes):
+                        break
+                    d = json.loads(msg)
+                    if d.get("type") == "error":
+                        if d.get("fatal"):
+                            raise _Refused(503 if "busy" in d.get("error", "") else 500, d.get("error", ""))
+                        res.errors.append(d.get("error", "?"))
+                        break
+        res.latencies_ms.append((time.perf_counter() - t0) * 1000)
+        count(101)
+
+    async def one(k: int) -> None:
+        while time.monotonic() < stop:
+            try:
+                await session(k)
+            except _Refused as exc:
+                count(exc.status)
+                res.errors.append(exc.message)
+                await asyncio.sleep(0.2)
+            except websockets.ConnectionClosed as exc:
+                count(500 if exc.rcvd and exc.rcvd.code == 1011 else 503 if exc.rcvd and exc.rcvd.code == 1013 else 499)
+                res.errors.append(f"closed: {exc}")
+            except websockets.InvalidStatus as exc:
+                count(exc.response.status_code)
+                res.errors.append(f"handshake: {exc.response.status_code}")
+            except Exception as exc:  # noqa: BLE001 - count transport failures
+                res.errors.append(f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(0.2)
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(one(k) for k in range(clients)))
+    res.seconds = time.monotonic() - t0
+    return res
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def process_rss_mb(pid: int) -> float | None:
+    """Resident memory of a process in MB (Linux ``/proc``), or None."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024.0, 1)
+    except OSError:
+        return None
+    return None
 
 
 def camera_frames(video, n: int = 30, width: int = 640, height: int = 480) -> list[bytes]:
