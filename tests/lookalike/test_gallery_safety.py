@@ -138,3 +138,19 @@ def test_concurrent_adds_add_each_file_once(built, tmp_path):
     assert sorted(r["files_skipped"] for r in reports) == [0, n_files]  # the other found it done
     stats = last_json(faceplay("gallery", "stats", "--db", str(db), "--json"))
     assert stats["files"] == n_files and stats["entries"] == sum(r["faces_added"] for r in reports)
+
+
+def test_remove_on_milvus_lite_matches_exactly(built, tmp_path):
+    """The Milvus backend's `like` only narrows candidates; the same exact rule decides (milvus-lite FILE.db)."""
+    pytest.importorskip("milvus_lite")
+    root, _ = built
+    db = str(tmp_path / "gallery.db")
+    rep = last_json(faceplay("gallery", "add", str(root / "gal"), str(root / "gal2"), "--db", db, "--workers", "1",
+                             "--json"))
+    total = rep["gallery_entries"]
+    for source in (str(root / "g_l"), "%", str(root / "GAL"), str(root / "ga%")):
+        one_line_error(faceplay("gallery", "remove", source, "--db", db), 5, "no ingested file matches")
+    rep = last_json(faceplay("gallery", "remove", str(root / "gal"), "--db", db, "--json"))
+    left = last_json(faceplay("gallery", "stats", "--db", db, "--files", "--json"))
+    assert rep["removed"] == total - left["entries"] and rep["removed"] > 0
+    assert sorted(Path(f["path"]).name for f in left["file_list"]) == sorted(GAL2)
