@@ -18,6 +18,7 @@ import pytest
 from faceplay.web.app import create_app
 from faceplay.web.config import Settings
 from faceplay.web.harness import ServerThread
+from faceplay.web.loadtest import run_sync
 from tests.web.conftest import wait_job
 
 websockets = pytest.importorskip("websockets")
@@ -65,7 +66,7 @@ def test_idle_sockets_are_closed_and_free_their_slot(tmp_path, no_tracebacks):
                 reply = json.loads(await asyncio.wait_for(user.recv(), 30))
             return results, waited, reply
 
-        results, waited, reply = asyncio.run(scenario())
+        results, waited, reply = run_sync(scenario())
     for code, reason, msgs in results:
         assert code == 1008, (code, reason)
         assert "no camera frame for 1.5 s" in reason and "reconnect" in reason
@@ -96,7 +97,7 @@ def test_session_time_limit_closes_busy_sockets_too(tmp_path, no_tracebacks):
                     sender.cancel()
                 return code, reason, msgs, time.monotonic() - t0
 
-        code, reason, msgs, dt = asyncio.run(scenario())
+        code, reason, msgs, dt = run_sync(scenario())
     assert code == 1008 and "reached its 2.5 s limit" in reason and "reconnect" in reason, (code, reason)
     assert 2.0 <= dt < 10
     assert any(m.get("id") for m in msgs)  # the frames were answered (with an error) until the limit
@@ -120,7 +121,7 @@ def test_deeply_nested_and_huge_json_get_an_answer_not_a_traceback(tmp_path, no_
                 closed = await asyncio.wait_for(_closed_with(ws), 30)
             return err, ok, ok2, closed
 
-        err, ok, ok2, (code, reason, msgs) = asyncio.run(scenario())
+        err, ok, ok2, (code, reason, msgs) = run_sync(scenario())
     assert err["type"] == "error" and "nested over 8 levels" in err["error"]
     assert ok["type"] == "info" and ok2["type"] == "info"
     assert code == 1009 and "under 64 KB" in reason
@@ -210,6 +211,6 @@ def test_non_ascii_token_is_compared_as_utf8(tmp_path):
                 bad = exc.rcvd.code if exc.rcvd else None
             return good, bad
 
-        good, bad = asyncio.run(sockets())
+        good, bad = run_sync(sockets())
     assert good["type"] == "info"
     assert bad in (403, 1008)

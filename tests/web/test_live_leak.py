@@ -1,14 +1,13 @@
 """Issue 14 #3: live avatar sessions release what they hold (renderer, GL objects, tracker graph).
 
-50 sequential sessions through a real uvicorn server on 127.0.0.1 (connect, pick an avatar, 3 frames,
-close); the server's RSS (this process) after session 50 minus after session 10 must stay within
-0.5 MB per session. Before the fix each session kept ~5 MB.
+50 sequential sessions through `faceplay serve` on 127.0.0.1 (connect, pick an avatar, 3 frames,
+close); the server process's RSS after session 50 minus after session 10 must stay within
+0.5 MB per session. Before the fix each session kept ~5.5 MB.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import struct
@@ -17,21 +16,11 @@ import time
 import httpx
 import pytest
 
-from faceplay.web.app import create_app
-from faceplay.web.config import Settings
-from faceplay.web.harness import ServerThread
+from faceplay.web.loadtest import run_sync
 
 websockets = pytest.importorskip("websockets")
 pytestmark = pytest.mark.slow
 log = logging.getLogger(__name__)
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    raise AssertionError("no VmRSS in /proc/self/status")
 
 
 async def _session(url: str, frames: list[bytes]) -> int:
@@ -53,37 +42,44 @@ async def _session(url: str, frames: list[bytes]) -> int:
     return faces
 
 
-def _settled(srv) -> None:
+def _settled(url: str) -> None:
     """Wait until the server has closed every session (the clean-up runs after the socket closed)."""
     for _ in range(200):
-        if httpx.get(srv.url + "/api/health", timeout=10).json()["live_sessions"] == 0:
+        if httpx.get(url + "/api/health", timeout=10).json()["live_sessions"] == 0:
             break
         time.sleep(0.05)
-    time.sleep(0.2)  # the GL-thread clean-up of the last session
-    gc.collect()
+    time.sleep(0.5)  # the GL-thread clean-up of the last session
 
 
 def test_live_avatar_sessions_do_not_grow_rss(tmp_path, videos_dir):
+    from faceplay.web.bench import start_server, stop_server
     from faceplay.web.engines import feature_available
-    from faceplay.web.loadtest import camera_frames
+    from faceplay.web.harness import free_port
+    from faceplay.web.loadtest import camera_frames, process_rss_mb
 
     if not feature_available("avatar"):
         pytest.skip("the avatar module is not in this build")
     frames = camera_frames(videos_dir / "talking_d0.mp4", 3)
-    with ServerThread(create_app(Settings(data_dir=tmp_path))) as srv:
-        url = srv.url.replace("http://", "ws://") + "/ws/live/avatar"
-
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    ws_url = f"ws://127.0.0.1:{port}/ws/live/avatar"
+    proc = start_server(tmp_path / "data", port)  # `faceplay serve`: its RSS is the server's alone
+    try:
         async def run(n: int) -> int:
-            return sum([await _session(url, frames) for _ in range(n)])
+            return sum([await _session(ws_url, frames) for _ in range(n)])
 
-        assert asyncio.run(run(10)) > 0  # the avatar follows a real face
-        _settled(srv)
-        r10 = _rss_mb()
+        assert run_sync(run(10)) > 0  # the avatar follows a real face
+        _settled(url)
+        r10 = process_rss_mb(proc.pid)
         t0 = time.monotonic()
-        asyncio.run(run(40))
-        _settled(srv)
-        r50 = _rss_mb()
+        run_sync(run(40))
+        _settled(url)
+        r50 = process_rss_mb(proc.pid)
+    finally:
+        stopped = stop_server(proc)
+    assert stopped["exit_code"] == 0, stopped
+    assert "Traceback" not in (tmp_path / "server.log").read_text(errors="replace")
     per_session = (r50 - r10) / 40
-    log.info("RSS after 10 sessions %.1f MB, after 50 %.1f MB: %.3f MB/session (%.1f s)",
+    log.info("server RSS after 10 sessions %.1f MB, after 50 %.1f MB: %.3f MB/session (%.1f s)",
              r10, r50, per_session, time.monotonic() - t0)
     assert per_session <= 0.5, f"RSS grew {per_session:.2f} MB per live avatar session ({r10:.0f} -> {r50:.0f} MB)"

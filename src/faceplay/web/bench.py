@@ -27,11 +27,19 @@ log = logging.getLogger(__name__)
 SHARED = Path(os.environ.get("FACEPLAY_SHARED", Path(__file__).resolve().parents[3].parent / "shared"))
 
 
-def _start_server(data: Path, port: int) -> subprocess.Popen:
+def start_server(data: Path, port: int) -> subprocess.Popen:
+    """``faceplay serve`` in a child process on 127.0.0.1:``port``, returned once it answers /api/health.
+
+    Its log (one line per request) goes to ``server.log`` beside ``data``: a pipe nobody
+    reads would fill up during a soak and block the server.
+    """
     import httpx
 
-    proc = subprocess.Popen([sys.executable, "-m", "faceplay.cli", "serve", "--port", str(port), "--data", str(data)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    data.mkdir(parents=True, exist_ok=True)
+    log_path = data.parent / "server.log"
+    with log_path.open("ab") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "faceplay.cli", "serve", "--port", str(port), "--data", str(data)],
+                                stdout=subprocess.DEVNULL, stderr=log_file)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -40,13 +48,14 @@ def _start_server(data: Path, port: int) -> subprocess.Popen:
         except httpx.HTTPError:
             pass
         if proc.poll() is not None:
-            raise click.ClickException(f"the server exited: {proc.stderr.read().decode()[-500:]}")
+            raise click.ClickException(f"the server exited: {log_path.read_text(errors='replace')[-500:]}")
         time.sleep(0.2)
     proc.kill()
     raise click.ClickException("the server did not start in 60 s")
 
 
-def _stop_server(proc: subprocess.Popen) -> dict:
+def stop_server(proc: subprocess.Popen) -> dict:
+    """Ctrl-C the server and wait for it: exit code and shut-down seconds."""
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
     try:
@@ -165,7 +174,7 @@ def web(seconds, load_seconds, churn_seconds, clients, skip_browser, skip_load, 
         y4m = fake_camera_y4m(video, tmp / "cam.y4m", seconds=3.0)
         for e in effects:
             out["baseline"][e] = _direct_baseline(e, frames)
-        proc = _start_server(tmp / "data", port)
+        proc = start_server(tmp / "data", port)
         try:
             if not skip_browser:
                 for e in effects:
@@ -192,7 +201,7 @@ def web(seconds, load_seconds, churn_seconds, clients, skip_browser, skip_load, 
 
                 out["healthy_after_load"] = httpx.get(url + "/api/health", timeout=10).status_code == 200
         finally:
-            out["shutdown"] = _stop_server(proc)
+            out["shutdown"] = stop_server(proc)
     if as_json:
         emit_json(out)
         return
