@@ -177,3 +177,22 @@ def test_pages_carry_the_token(browser, tmp_path):
         pg.goto(srv.url + "/kiosk")
         pg.wait_for_function("document.querySelector('#error').textContent.includes('token')")
         ctx.close()
+
+
+def test_page_starts_a_new_session_after_the_time_limit(browser, tmp_path):
+    """Issue 14 #4 as a user sees it: the server ends a live session at its time limit, the page
+    starts a new one by itself and the picture keeps coming."""
+    from faceplay.web.app import create_app
+    from faceplay.web.config import Settings
+    from faceplay.web.harness import ServerThread
+
+    with ServerThread(create_app(Settings(data_dir=tmp_path, live_max_seconds=4))) as srv:
+        ctx = browser.new_context()
+        pg = ctx.new_page()
+        pg.goto(srv.url + "/relight")
+        pg.wait_for_function("window.faceplayStats && window.faceplayStats.frames > 0", timeout=60_000)
+        pg.wait_for_function("window.faceplayStats.reconnects >= 1", timeout=60_000)
+        frames = pg.evaluate("window.faceplayStats.frames")
+        pg.wait_for_function(f"window.faceplayStats.frames > {frames + 2}", timeout=60_000)
+        assert "limit" not in pg.inner_text("#error")
+        ctx.close()

@@ -79,8 +79,10 @@ async def health(request: Request) -> dict[str, Any]:
         "version": faceplay.__version__,
         "features": {name: feature_available(name) for name in ("avatar", "relight", "lookalike")},
         "live_sessions": request.app.state.live_sessions,
-        "limits": {"max_upload_bytes": request.app.state.settings.max_upload_bytes,
-                   "max_image_pixels": request.app.state.settings.max_image_pixels},
+        "jobs_queued": request.app.state.jobs.queued(),
+        "limits": {k: getattr(request.app.state.settings, k) for k in (
+            "max_upload_bytes", "max_image_pixels", "max_live_sessions", "live_idle_seconds", "live_max_seconds",
+            "max_queued_jobs", "job_retention_seconds")},
     }
 
 

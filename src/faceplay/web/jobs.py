@@ -98,6 +98,11 @@ class JobManager:
         """Jobs accepted but not started yet."""
         return sum(1 for j in self.jobs.values() if j.status == "queued")
 
+    def _full(self) -> bool:
+        """One job runs and ``max_queued`` wait: is there no room for another? (lock held)"""
+        active = sum(1 for j in self.jobs.values() if j.status in ("queued", "running"))
+        return active >= self.max_queued + 1
+
     def retry_after(self) -> int:
         """Seconds until a queue slot is likely free (from the recent job durations)."""
         recent = self._durations[-10:]
@@ -107,7 +112,7 @@ class JobManager:
     def check_capacity(self) -> None:
         """429 with ``Retry-After`` when the queue is full (call before saving an upload)."""
         with self.lock:
-            full = self.queued() >= self.max_queued
+            full = self._full()
         if full:
             wait = self.retry_after()
             raise HTTPError(429, f"the job queue is full ({self.max_queued} jobs waiting); try again in about "
@@ -120,7 +125,7 @@ class JobManager:
         try:
             with self.lock:
                 self._prune()
-                if self.queued() >= self.max_queued:
+                if self._full():
                     wait = self.retry_after()
                     raise HTTPError(429, f"the job queue is full ({self.max_queued} jobs waiting); try again in "
                                          f"about {wait} s", headers={"Retry-After": str(wait)})

@@ -21,11 +21,32 @@ class LiveLoop {
     const proto = location.protocol === "https:" ? "wss" : "ws";
     this.ws = new WebSocket(faceplay.withToken(`${proto}://${location.host}/ws/live/${this.effect}`));
     this.ws.binaryType = "arraybuffer";
-    this.ws.onopen = () => { this.running = true; if (this.pending) this.settings(this.pending); this.tick(); };
+    this.ws.onopen = () => {
+      this.running = true; this.sent.clear();
+      if (this.reconnects && this.onError) this.onError("");
+      const s = Object.assign({}, this.current, this.pending); this.pending = null;
+      if (Object.keys(s).length) this.settings(s);
+      this.tick();
+    };
     this.ws.onmessage = (ev) => (typeof ev.data === "string" ? this.text(JSON.parse(ev.data)) : this.frame(ev.data));
-    this.ws.onclose = (ev) => { this.running = false; if (ev.code !== 1000 && !this.fatal && this.onError) this.onError(ev.reason || "the connection closed (" + ev.code + ")"); };
+    this.ws.onclose = (ev) => {
+      this.running = false;
+      // the server's idle / session time limit (1008 after a fatal message): start a new session once the page is visible
+      if (ev.code === 1008 && this.fatal && !this.stopped) { this.fatal = false; this.reconnectWhenVisible(); return; }
+      if (ev.code !== 1000 && !this.fatal && this.onError) this.onError(ev.reason || "the connection closed (" + ev.code + ")");
+    };
+  }
+  reconnectWhenVisible() {
+    const go = () => {
+      if (document.visibilityState !== "visible" || this.stopped) return;
+      document.removeEventListener("visibilitychange", go);
+      this.reconnects = this.stats.reconnects = (this.reconnects || 0) + 1;
+      setTimeout(() => { if (!this.stopped) this.connect(); }, 500);
+    };
+    document.addEventListener("visibilitychange", go); go();
   }
   settings(obj) {
+    this.current = Object.assign(this.current || {}, obj);
     if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(Object.assign({ type: "settings" }, obj)));
     else this.pending = Object.assign(this.pending || {}, obj);
   }
@@ -84,7 +105,7 @@ class LiveLoop {
     this.connect();
     this.timer = setInterval(() => this.tick(), 15);
   }
-  stop() { this.running = false; clearInterval(this.timer); if (this.ws) this.ws.close(1000); }
+  stop() { this.stopped = true; this.running = false; clearInterval(this.timer); if (this.ws) this.ws.close(1000); }
 }
 
 // Stats panel: binds the numbers to elements with data-stat="fps|p50|p95|server|dropped".
