@@ -214,3 +214,18 @@ def test_non_ascii_token_is_compared_as_utf8(tmp_path):
         good, bad = run_sync(sockets())
     assert good["type"] == "info"
     assert bad in (403, 1008)
+
+
+def test_finished_jobs_expire_with_their_folder(tmp_path):
+    """Job retention: a finished job is forgotten (404) and its folder removed after job_retention_seconds."""
+    settings = Settings(data_dir=tmp_path, job_retention_seconds=1.0)
+    broken = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x13" * 5000
+    with ServerThread(create_app(settings)) as srv:
+        with httpx.Client(base_url=srv.url, timeout=120) as c:
+            job = wait_job(c, c.post("/api/relight/video", files={"file": ("clip.mp4", broken, "video/mp4")}).json())
+            assert job["status"] == "failed"
+            assert (settings.jobs_dir / job["id"]).is_dir()
+            time.sleep(1.5)
+            gone = c.get(job["status_url"])
+    assert gone.status_code == 404 and "expired" in gone.json()["error"]
+    assert not (settings.jobs_dir / job["id"]).exists()
