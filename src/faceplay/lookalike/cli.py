@@ -45,10 +45,17 @@ def gallery() -> None:
 @click.option("--attributes", type=click.Choice(["all", "lazy"]), default="all", show_default=True,
               help="lazy: skip age/gender/expression at ingestion (about 2x faster); lookalike computes them "
                    "for its few finalists from the stored thumbnails.")
-@click.option("--workers", type=click.IntRange(1, 16), default=None,
-              help="Analysis processes [one per CPU core, at most 4].")
+@click.option("--workers", type=click.IntRange(1, 4096), default=None,
+              help="Analysis processes [one per CPU core, at most 4] or, with --engine ray, Ray workers [one per CPU].")
+@click.option("--video-segment", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
+              help="Seconds of video per work unit (units are analysed in parallel; tracks restart at each cut).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this machine (a process pool); ray: a Ray job (needs the ray extra).")
+@click.option("--ray-address", default=None, metavar="HOST:PORT",
+              help="Join this Ray cluster (--engine ray) [default: start Ray on this machine, loopback only].")
 @json_option
-def gallery_add(paths, db, collection, embedding_model, index, video_fps, dedupe, attributes, workers, as_json) -> None:
+def gallery_add(paths, db, collection, embedding_model, index, video_fps, dedupe, attributes, workers, video_segment,
+                engine, ray_address, as_json) -> None:
     """Add photos and videos (folders are recursed) to the gallery DB.
 
     One entry per photo face and per video person-track (its best face); files
@@ -59,6 +66,11 @@ def gallery_add(paths, db, collection, embedding_model, index, video_fps, dedupe
     from faceplay.lookalike.faces import FaceSource
     from faceplay.lookalike.ingest import Ingester
 
+    if ray_address and engine != "ray":
+        raise ConfigError("--ray-address needs --engine ray")
+    if engine == "local" and workers and workers > 16:
+        raise ConfigError(f"--workers {workers} is more processes than one machine should run (at most 16); "
+                          "use --engine ray to spread the work over a cluster")
     try:
         store = _open(db, collection, index=index)
         if embedding_model and store.embedding_model and embedding_model != store.embedding_model:
@@ -74,8 +86,15 @@ def gallery_add(paths, db, collection, embedding_model, index, video_fps, dedupe
     faces = FaceSource(store.embedding_model or "sface")
     try:
         with store.writer_lock():  # a concurrent run on the same gallery waits, then skips what this one added
-            report = Ingester(store, faces, video_fps=video_fps, dedupe_threshold=dedupe, attributes=attributes).add(
-                paths, progress=progress_enabled(as_json), workers=workers)
+            ing = Ingester(store, faces, video_fps=video_fps, dedupe_threshold=dedupe, attributes=attributes,
+                           video_segment=video_segment)
+            if engine == "ray":
+                from faceplay.lookalike.ray_ingest import RayIngester
+
+                report = RayIngester(store, ing, address=ray_address, workers=workers).add(
+                    paths, progress=progress_enabled(as_json))
+            else:
+                report = ing.add(paths, progress=progress_enabled(as_json), workers=workers)
         stats = {"entries": store.count()}
     finally:
         faces.close()

@@ -7,6 +7,11 @@ per video person-track) with embedding, attributes, source and thumbnail.
 * Videos are sampled at about ``video_fps`` frames per second and tracked;
   each track keeps its best face by :class:`~faceplay.face.types.Quality`
   (sharp, frontal, large), and only that face is embedded and described.
+* Videos are cut into time ranges of ``video_segment`` seconds (:meth:`Ingester.plan`);
+  each range is tracked on its own (:meth:`Ingester.analyse`) and the ranges of
+  a file are merged by :meth:`Ingester.assemble`. Every engine runs these same
+  three steps (this process, a process pool, Ray actors in
+  :mod:`faceplay.lookalike.ray_ingest`), so they give the same entries.
 * Near-duplicates within one source (cosine >= ``dedupe_threshold``: the same
   person in a second track, a repeated photo region) are dropped, keeping the
   better-quality face.
@@ -35,10 +40,24 @@ log = logging.getLogger(__name__)
 DEFAULT_VIDEO_FPS = 2.0
 DEFAULT_DEDUPE = 0.80
 DEFAULT_MIN_FACE_PX = 32  #: faces narrower than this make poor identity embeddings
+DEFAULT_VIDEO_SEGMENT = 60.0  #: seconds of video per work unit (a person seen across a cut is merged by dedupe)
+TRACK_STRIDE = 100_000  #: track ids of the n-th time range start at n * TRACK_STRIDE (unique within a video)
 #: attribute modes: ``all`` computes every attribute at ingestion; ``lazy`` only the cheap landmark-based
 #: ones (skin tone, face shape, quality) and leaves age/gender/expression to the search, which analyses the
 #: few re-ranked candidates from their thumbnails and stores the result (about 2x faster ingestion)
 ATTRIBUTE_MODES = {"all": ATTRIBUTE_FIELDS, "lazy": ("skin_tone", "face_shape", "quality")}
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """One piece of analysis: a photo, or the time range ``[start, end)`` of a video (``end`` None: to the end)."""
+
+    path: str
+    content_hash: str
+    kind: str  #: "image" | "video"
+    index: int = 0  #: position of the range in its video
+    start: float = 0.0
+    end: float | None = None
 
 
 @dataclass
@@ -88,7 +107,7 @@ class Ingester:
 
     def __init__(self, store: GalleryStore, faces: FaceSource | None = None, *, video_fps: float = DEFAULT_VIDEO_FPS,
                  dedupe_threshold: float = DEFAULT_DEDUPE, min_face_px: int = DEFAULT_MIN_FACE_PX,
-                 attributes: str = "all") -> None:
+                 attributes: str = "all", video_segment: float = DEFAULT_VIDEO_SEGMENT) -> None:
         if attributes not in ATTRIBUTE_MODES:
             from faceplay.errors import ConfigError
 
@@ -99,6 +118,25 @@ class Ingester:
         self.video_fps = video_fps
         self.dedupe_threshold = dedupe_threshold
         self.min_face_px = min_face_px
+        self.video_segment = video_segment
+
+    @classmethod
+    def worker(cls, model: str, video_fps: float, dedupe_threshold: float, min_face_px: int, attributes: str,
+               video_segment: float = DEFAULT_VIDEO_SEGMENT) -> "Ingester":
+        """A store-less ingester for an analysis worker (process pool or Ray actor): models load once, on first use."""
+        import cv2
+
+        cv2.setNumThreads(1)  # one core per worker: OpenCV's own thread pool would fight the other workers
+        ing = cls.__new__(cls)
+        ing.store, ing.faces = None, FaceSource(model)
+        ing.video_fps, ing.dedupe_threshold, ing.min_face_px = video_fps, dedupe_threshold, min_face_px
+        ing.attributes, ing.video_segment = attributes, video_segment
+        return ing
+
+    def settings(self) -> tuple:
+        """The arguments of :meth:`worker` that reproduce this ingester's analysis."""
+        return (self.faces.embedding_model, self.video_fps, self.dedupe_threshold, self.min_face_px, self.attributes,
+                self.video_segment)
 
     # -- driver ------------------------------------------------------------
     def add(self, paths: Iterable[str | os.PathLike], *, progress: bool = True, workers: int | None = None) -> IngestReport:
@@ -155,7 +193,7 @@ class Ingester:
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = mp.get_context("spawn")  # MediaPipe and onnxruntime are not fork-safe
-        args = (self.faces.embedding_model, self.video_fps, self.dedupe_threshold, self.min_face_px, self.attributes)
+        args = self.settings()
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=args) as pool:
             window: deque = deque()
             it = iter(todo)
@@ -171,18 +209,48 @@ class Ingester:
                 yield path, h, fut.result()
 
     def ingest_file(self, path: Path, content_hash: str | None = None) -> tuple[FileRecord, list[GalleryEntry]]:
-        """Analyse one file into its gallery entries (nothing is written)."""
-        from faceplay.media import is_video_path
-
+        """Analyse one file into its gallery entries (nothing is written): plan, analyse every unit, assemble."""
         h = content_hash or file_hash(path)
-        if is_video_path(path):
-            entries = self._video_entries(path, h)
-            kind = "video"
-        else:
-            entries = self._photo_entries(path, h)
-            kind = "image"
-        entries = dedupe(entries, self.dedupe_threshold)
-        return FileRecord(h, str(path), kind, len(entries)), entries
+        units = self.plan(path, h)
+        return self.assemble(units, [self.analyse(u) for u in units])
+
+    def plan(self, path: Path, content_hash: str) -> list[WorkUnit]:
+        """The work units of one file: a photo is one unit, a video one unit per ``video_segment`` seconds."""
+        from faceplay.media import VideoReader, is_video_path
+
+        if not is_video_path(path):
+            return [WorkUnit(str(path), content_hash, "image")]
+        with VideoReader(path) as video:
+            duration = video.duration
+        # ranges start on a sampling bucket, so cutting a video never changes which frames are sampled
+        seg = max(1, round(self.video_segment * self.video_fps)) / self.video_fps
+        n = max(1, int(np.ceil((duration or 0.0) / seg - 1e-9)))
+        return [WorkUnit(str(path), content_hash, "video", i, i * seg, None if i == n - 1 else (i + 1) * seg)
+                for i in range(n)]
+
+    def analyse(self, unit: WorkUnit) -> list[GalleryEntry]:
+        """The candidate entries of one unit (ids assigned later by :meth:`assemble`)."""
+        path = Path(unit.path)
+        if unit.kind == "video":
+            return self._video_entries(path, unit.content_hash, unit.start, unit.end, unit.index * TRACK_STRIDE)
+        return self._photo_entries(path, unit.content_hash)
+
+    def assemble(self, units: list[WorkUnit], parts: list[list[GalleryEntry]]) -> tuple[FileRecord, list[GalleryEntry]]:
+        """Merge the analysed units of one file (in unit order): dedupe, then the deterministic entry ids.
+
+        Ids key on the content hash and, for videos, the frame time (:func:`entry_id`), so
+        re-analysing a file on any engine writes the same rows.
+        """
+        u0 = units[0]
+        entries = dedupe([e for part in parts for e in part], self.dedupe_threshold)
+        seen: dict[float | None, int] = {}
+        for i, e in enumerate(entries):
+            key = None if e.timestamp is None else round(float(e.timestamp), 3)
+            e.id = entry_id(u0.content_hash, i if key is None else seen.get(key, 0), key)
+            if key is not None:
+                seen[key] = seen.get(key, 0) + 1
+        log.debug("%s: %d entries", u0.path, len(entries))
+        return FileRecord(u0.content_hash, u0.path, u0.kind, len(entries)), entries
 
     # -- photos --------------------------------------------------------------
     def _photo_entries(self, path: Path, h: str) -> list[GalleryEntry]:
@@ -197,20 +265,28 @@ class Ingester:
         return out
 
     # -- videos ------------------------------------------------------------
-    def _sampled(self, path: Path) -> Iterator[Frame]:
+    def _sampled(self, path: Path, start: float = 0.0, end: float | None = None) -> Iterator[Frame]:
+        """The first frame of every 1/video_fps second in ``[start, end)``."""
         from faceplay.media import VideoReader
 
         with VideoReader(path) as video:
+            if start > 0:
+                _seek(video, start)
             last = -1
-            for frame in video:  # the first frame of every 1/video_fps second
+            for frame in video:
+                if frame.timestamp < start - 1e-6:
+                    continue
+                if end is not None and frame.timestamp >= end - 1e-6:
+                    break
                 bucket = int(frame.timestamp * self.video_fps + 1e-6)
                 if bucket > last:
                     last = bucket
                     yield frame
 
-    def _video_entries(self, path: Path, h: str) -> list[GalleryEntry]:
+    def _video_entries(self, path: Path, h: str, start: float = 0.0, end: float | None = None,
+                       track_base: int = 0) -> list[GalleryEntry]:
         best: dict[int, tuple[float, Frame, Face]] = {}
-        for frame, faces in self.faces.track(self._sampled(path)):
+        for frame, faces in self.faces.track(self._sampled(path, start, end)):
             for face in faces:
                 if min(face.box[2], face.box[3]) < self.min_face_px:
                     continue
@@ -224,8 +300,9 @@ class Ingester:
             self.faces.describe(frame, face, ("embedding", *ATTRIBUTE_MODES[self.attributes]))
             if face.embedding is None:
                 continue
+            face.track_id = track_base + int(tid)
             out.append(self._entry(frame.rgb, face, h, str(path), len(out), timestamp=frame.timestamp))
-        log.info("%s: %d person-tracks", path.name, len(out))
+        log.info("%s [%.0f-%s s]: %d person-tracks", path.name, start, "end" if end is None else f"{end:.0f}", len(out))
         return out
 
     def _entry(self, rgb: np.ndarray, face: Face, h: str, source: str, index: int, timestamp: float | None) -> GalleryEntry:
@@ -257,20 +334,20 @@ def _safe(fn, *args):
 _WORKER: "Ingester | None" = None
 
 
-def _init_worker(model: str, video_fps: float, dedupe_threshold: float, min_face_px: int, attributes: str) -> None:
-    """Process-pool initializer: one FaceSource per worker, closed at worker exit."""
+def _init_worker(*settings) -> None:
+    """Process-pool initializer: one store-less :class:`Ingester` per worker, its models closed at worker exit."""
     from multiprocessing.util import Finalize
 
-    import cv2
-
-    cv2.setNumThreads(1)  # one core per worker: OpenCV's own thread pool would fight the other workers
     global _WORKER
-    faces = FaceSource(model)
-    _WORKER = Ingester.__new__(Ingester)
-    _WORKER.store, _WORKER.faces = None, faces
-    _WORKER.video_fps, _WORKER.dedupe_threshold, _WORKER.min_face_px = video_fps, dedupe_threshold, min_face_px
-    _WORKER.attributes = attributes
-    Finalize(None, faces.close, exitpriority=10)  # MediaPipe graphs must be closed explicitly
+    _WORKER = Ingester.worker(*settings)
+    Finalize(None, _WORKER.faces.close, exitpriority=10)  # MediaPipe graphs must be closed explicitly
+
+
+def _seek(video, start: float) -> None:
+    """Seek a :class:`~faceplay.media.VideoReader` to the keyframe at or before ``start`` seconds."""
+    stream = video._stream  # VideoReader has no public seek yet
+    if stream.time_base:
+        video._container.seek(int(start / stream.time_base), stream=stream, backward=True, any_frame=False)
 
 
 def _work(path: str, content_hash: str):

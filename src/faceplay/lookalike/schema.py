@@ -20,8 +20,9 @@ class GalleryEntry:
     """One face in the gallery.
 
     ``id`` is a deterministic 63-bit integer derived from the source file's
-    content hash and the face's index in that file (:func:`entry_id`), so a
-    re-ingested file maps to the same ids on every backend.
+    content hash and the face's index in that file, or its frame time in a
+    video (:func:`entry_id`), so a re-ingested file maps to the same ids on
+    every backend and every ingestion engine.
     """
 
     id: int
@@ -135,9 +136,15 @@ def gender_code(gender: str | None) -> int:
     return _GENDER_CODES[gender]
 
 
-def entry_id(content_hash: str, index: int) -> int:
-    """Deterministic positive 63-bit id of the ``index``-th face of a file."""
-    h = hashlib.blake2b(f"{content_hash}:{index}".encode(), digest_size=8).digest()
+def entry_id(content_hash: str, index: int, timestamp: float | None = None) -> int:
+    """Deterministic positive 63-bit id of a face: the file's content hash plus, for a video, the frame time.
+
+    Photos key on (hash, ``index``: the face's position in the photo); video faces on (hash, frame time
+    in ms, ``index``: the position among faces of that same frame), so the id of a video face does not
+    depend on how the video was cut into work units or in which order the units finished.
+    """
+    key = f"{content_hash}:{index}" if timestamp is None else f"{content_hash}@{round(timestamp * 1000)}:{index}"
+    h = hashlib.blake2b(key.encode(), digest_size=8).digest()
     return int.from_bytes(h, "big") & ((1 << 63) - 1)
 
 
