@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "lookalike": "faceplay.lookalike.cli:lookalike",
     "captions": "faceplay.speech.cli:captions",
     "serve": "faceplay.web.cli:serve",
+    "track": "faceplay.creator.cli:track",
 }
 
 
