@@ -49,10 +49,11 @@ def _gains(items) -> dict[str, float]:
               help="With --calibrate: temporal smoothing stored in the profile (0 = none).")
 @click.option("--realtime", is_flag=True, help="Pace a video file at its frame rate (cameras always are).")
 @click.option("--max-frames", type=click.IntRange(1), metavar="N", help="Stop after N frames.")
+@click.option("--start", type=click.FloatRange(0), default=0.0, metavar="S", help="Start at S seconds into a video file.")
 @click.option("--seconds", "max_seconds", type=click.FloatRange(0, min_open=True), metavar="S", help="Stop after S seconds of input.")
 @json_option
 def track(input, camera, sends, records, avatar, mapping, profile, calibrate_to, calibrate_seconds, gains, curve,
-          smoothing, realtime, max_frames, max_seconds, as_json) -> None:
+          smoothing, realtime, max_frames, start, max_seconds, as_json) -> None:
     """Track one face and feed creator tools: 52 ARKit blendshapes, head pose and gaze per frame.
 
     Only the face tracker runs (no attribute model, no rendering). With --json
@@ -73,6 +74,8 @@ def track(input, camera, sends, records, avatar, mapping, profile, calibrate_to,
     from faceplay.errors import ConfigError
     from faceplay.media.output import check_output
 
+    if start and camera is not None:
+        raise ConfigError("--start applies to video files; a camera starts now")
     for url in sends:
         parse_vmc_url(url)
     for r in records:
@@ -125,7 +128,7 @@ def track(input, camera, sends, records, avatar, mapping, profile, calibrate_to,
     try:
         stats = run_tracking(source, profile=prof, writers=writers, senders=senders, on_sample=lines,
                              calibration=calibration, keep_going=keep_going, max_frames=max_frames,
-                             max_seconds=max_seconds, realtime=realtime, progress=progress_enabled(as_json))
+                             max_seconds=max_seconds, start=start, realtime=realtime, progress=progress_enabled(as_json))
     finally:
         source.close()
     if calibration is not None:

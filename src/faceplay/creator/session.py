@@ -66,10 +66,11 @@ class TrackStats:
 
 def run_tracking(source, *, profile: Profile | None = None, writers=(), senders=(), on_sample=None,
                  calibration: Calibration | None = None, keep_going: bool = True, max_frames: int | None = None,
-                 max_seconds: float | None = None, realtime: bool = False, progress: bool = False) -> TrackStats:
+                 max_seconds: float | None = None, start: float = 0.0, realtime: bool = False, progress: bool = False) -> TrackStats:
     """Track ``source`` frame by frame and feed every output; returns :class:`TrackStats`.
 
-    With ``calibration`` the first ``calibration.seconds`` build a profile,
+    Frames before ``start`` seconds are decoded but not tracked; ``max_seconds``
+    counts from ``start``. With ``calibration`` the first ``calibration.seconds`` build a profile,
     which then shapes the following frames; ``keep_going=False`` stops there.
     Ctrl-C ends the run cleanly (files are still written). On any other error
     the writers are aborted, so no half-written take is left behind.
@@ -79,9 +80,9 @@ def run_tracking(source, *, profile: Profile | None = None, writers=(), senders=
     maker = SampleMaker(profile)
     pacer = Pacer() if realtime and not source.realtime else None
     stats = TrackStats()
-    total = max_frames if max_frames is not None else source.frame_count
-    if total and max_frames and source.frame_count:
-        total = min(max_frames, source.frame_count)
+    left = max(0, source.frame_count - int(start * source.fps)) if source.frame_count else None
+    total = min(x for x in (max_frames, left, int(max_seconds * source.fps) + 1 if max_seconds else None) if x) \
+        if (max_frames or left or max_seconds) else None
     bar = None
     if progress:
         from tqdm import tqdm
@@ -95,19 +96,21 @@ def run_tracking(source, *, profile: Profile | None = None, writers=(), senders=
             for frame in source:
                 t0 = frame.timestamp if t0 is None else t0
                 t = frame.timestamp - t0
+                if t < start - 1e-6:
+                    continue
                 if max_frames is not None and stats.frames >= max_frames:
                     break
-                if max_seconds is not None and t > max_seconds:
+                if max_seconds is not None and t - start > max_seconds:
                     break
                 faces = tracker.update(frame.rgb, frame.timestamp)
                 if calibration is not None and calibration.profile is None:
-                    if t <= calibration.seconds:
+                    if t - start <= calibration.seconds:
                         calibration.add(faces, maker.pick)
                     else:
                         maker.shaper = Shaper(calibration.finish(source.name))
                         if not keep_going:
                             break
-                s: Sample = maker(stats.frames, t, faces)
+                s: Sample = maker(frame.index, t, faces)
                 if pacer is not None:
                     pacer.wait(t)
                 for w in writers:
