@@ -29,6 +29,36 @@ TEMPERATURES = (0.0, 0.4, 0.8)
 #: Chinese script of the output: Whisper mixes simplified and traditional characters.
 ZH_SCRIPTS = ("simplified", "traditional", "as-is")
 
+#: Guards against hallucinated text, for every language (faster-whisper's own checks):
+#: a window whose text compresses too well (a loop) or has a low log-probability is
+#: re-decoded at the next temperature; one that looks like silence is skipped.
+DECODE_GUARDS = {
+    "compression_ratio_threshold": 2.4,
+    "log_prob_threshold": -1.0,
+    "no_speech_threshold": 0.6,
+    "condition_on_previous_text": False,  # stops one bad segment from derailing the next ones
+}
+
+#: Optional prompt for Chinese, e.g. "以下是普通话的句子。" (simplified characters with Chinese
+#: punctuation). Off: with word timestamps it makes Whisper base decode a second, hallucinated
+#: window after short clips (3-5x the CPU time, measured) for at most one character gained on
+#: the Mandarin test set; OpenCC (``zh_script``) and :func:`_zh_punct` give the script and the
+#: full-width punctuation instead. A segment that only echoes the prompt is dropped.
+ZH_PROMPT: str | None = None
+
+#: Clips up to this long are recognised whole (a lone word or a count is easy for the
+#: voice-activity detector to clip or miss), unless they are silent.
+SHORT_CLIP_S = 6.0
+#: Silence kept around each stretch of speech found by the voice-activity detector.
+SPEECH_PAD_MS = 400
+#: Silence added before and after the audio given to Whisper when it is short: Whisper
+#: drops or garbles words that start at the very first frame.
+EDGE_PAD_S = 0.5
+TAIL_PAD_S = 0.0
+
+#: Re-decoding a segment that came out as a loop: warmer and with repeats penalised.
+RETRY = {"temperature": (0.4, 0.8), "repetition_penalty": 1.3, "no_repeat_ngram_size": 3}
+
 
 @dataclass
 class Word:
@@ -74,7 +104,12 @@ class Transcript:
 def _speech_chunks(audio: np.ndarray, min_silence_ms: int) -> list[dict]:
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    return get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=min_silence_ms))
+    return get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=min_silence_ms, speech_pad_ms=SPEECH_PAD_MS))
+
+
+def _has_sound(audio: np.ndarray) -> bool:
+    """True unless the clip is digital silence or a faint hiss (peak below -50 dBFS)."""
+    return bool(len(audio)) and float(np.max(np.abs(audio))) > 10 ** (-50 / 20)
 
 
 def _pick_language(model, speech: np.ndarray) -> tuple[str, float]:
@@ -110,6 +145,65 @@ def _converter(zh_script: str):
         return _zh_punct
     cc = opencc.OpenCC("t2s" if zh_script == "simplified" else "s2t")
     return lambda text: _zh_punct(cc.convert(text))
+
+
+def _shift(seg, dt: float, limit: float):
+    """A copy of a faster-whisper segment with its times moved by ``dt`` and kept in [0, limit]."""
+    from dataclasses import replace
+
+    def t(x: float) -> float:
+        return min(max(0.0, x + dt), limit)
+
+    words = [replace(w, start=t(w.start), end=t(w.end)) for w in (seg.words or [])]
+    return replace(seg, start=t(seg.start), end=t(seg.end), words=words or seg.words)
+
+
+def _run(model, audio: np.ndarray, lang: str, beam_size: int, **options):
+    """faster-whisper on ``audio`` (silence-padded when short); segment times relative to ``audio``."""
+    from faceplay.speech.audio import SAMPLE_RATE
+
+    limit = len(audio) / SAMPLE_RATE
+    pad = EDGE_PAD_S if limit <= SHORT_CLIP_S else 0.0
+    if pad:
+        audio = np.concatenate([np.zeros(int(pad * SAMPLE_RATE), np.float32), audio, np.zeros(int(TAIL_PAD_S * SAMPLE_RATE), np.float32)])
+    kwargs = {"temperature": TEMPERATURES, **DECODE_GUARDS, **options}
+    if lang == "zh":
+        kwargs.setdefault("initial_prompt", ZH_PROMPT)
+    segs, _info = model.transcribe(audio, language=lang, beam_size=beam_size, word_timestamps=True, vad_filter=False, **kwargs)
+    for s in segs:
+        yield _shift(s, -pad, limit) if pad else s
+
+
+def _decode(model, speech: np.ndarray, lang: str, beam_size: int):
+    """Segments of ``speech``, none of them a hallucination loop or an echo of the prompt.
+
+    A segment whose text repeats a short pattern (:func:`~faceplay.speech.quality.find_loop`)
+    is decoded again on its own stretch of audio, warmer and with repeats penalised
+    (:data:`RETRY`); if it still loops, it is dropped.
+    """
+    from faceplay.speech.audio import SAMPLE_RATE
+    from faceplay.speech.quality import find_loop
+
+    for s in _run(model, speech, lang, beam_size):
+        text = s.text.strip()
+        if lang == "zh" and text and ZH_PROMPT and text.strip("。. ") in ZH_PROMPT:
+            log.info("dropped a segment echoing the prompt at %.1f s: %r", s.start, text)
+            continue
+        if not any(c.isalnum() for c in text):  # only symbols or punctuation: not a caption
+            continue
+        loop = find_loop(text)
+        if loop is None:
+            yield s
+            continue
+        log.info("segment at %.1f-%.1f s repeats %r %d times; decoding it again", s.start, s.end, *loop)
+        a, b = int(s.start * SAMPLE_RATE), int(np.ceil(s.end * SAMPLE_RATE))
+        retry = list(_run(model, speech[a:b], lang, beam_size, **RETRY)) if b - a >= SAMPLE_RATE // 10 else []
+        kept = [r for r in retry if r.text.strip() and find_loop(r.text) is None]
+        if len(kept) != len(retry) or not kept:
+            log.warning("dropped a hallucinated caption at %.1f-%.1f s (%r repeated %d times)", s.start, s.end, *loop)
+            kept = []
+        for r in kept:
+            yield _shift(r, s.start, len(speech) / SAMPLE_RATE)
 
 
 def transcribe(
@@ -151,28 +245,26 @@ def transcribe(
     lang = None if language == "auto" else language
     if len(audio) < SAMPLE_RATE // 10:
         return Transcript(language=lang or "und", language_probability=0.0, duration=duration)
-    chunks = _speech_chunks(audio, min_silence_ms) if vad else [{"start": 0, "end": len(audio)}]
+    whole = [{"start": 0, "end": len(audio)}]
+    if not vad:
+        chunks = whole
+    elif duration <= SHORT_CLIP_S:
+        chunks = whole if _has_sound(audio) else []
+    else:
+        chunks = _speech_chunks(audio, min_silence_ms)
     speech_s = sum(c["end"] - c["start"] for c in chunks) / SAMPLE_RATE
     if not chunks:
         log.info("no speech found in %.1f s of audio", duration)
         return Transcript(language=lang or "und", language_probability=0.0, duration=duration)
     model = model or load_model(threads=threads)
     # Recognise the speech only (VAD ran once, above); times are mapped back to the full audio below.
-    speech = np.concatenate([audio[c["start"] : c["end"]] for c in chunks]) if vad else audio
+    speech = np.concatenate([audio[c["start"] : c["end"]] for c in chunks]) if chunks is not whole else audio
     prob = 1.0
     if lang is None:
         lang, prob = _pick_language(model, speech)
         log.info("language: %s (%.2f)", lang, prob)
-    seg_iter, _info = model.transcribe(
-        speech,
-        language=lang,
-        beam_size=beam_size,
-        word_timestamps=True,
-        vad_filter=False,
-        condition_on_previous_text=False,  # stops one bad segment from derailing the next ones
-        temperature=TEMPERATURES,
-    )
-    if vad:
+    seg_iter = _decode(model, speech, lang, beam_size)
+    if chunks is not whole:
         from faster_whisper.transcribe import restore_speech_timestamps
 
         seg_iter = restore_speech_timestamps(seg_iter, chunks, SAMPLE_RATE)
