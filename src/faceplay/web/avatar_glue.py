@@ -112,6 +112,9 @@ class LiveAvatar:
         check_choice(avatar, mode)
         self.name = _resolve(avatar)
         self.fx = AvatarEffect(self.name, mode=mode, samples=samples)
+        # the per-stream state of the Effect contract (avatars, drivers, exposure), when this build has it
+        new_state = getattr(self.fx, "new_state", None)
+        self.state = new_state("live") if new_state is not None else None
         self.needs_attributes = self.fx.needs_attributes()
         self.analyze_attributes = analyze_attributes
         self.seen: set = set()
@@ -125,7 +128,10 @@ class LiveAvatar:
             self.info = {"avatar": self.name, "reason": describe(new[0]) if self.needs_attributes else "",
                          "suggestion": suggest(new[0]) if self.needs_attributes else None}
         self.seen.update(f.track_id for f in faces)
-        out = self.fx.composite(rgb, faces, temporal=True)
+        if self.state is not None:
+            out = self.fx.composite(rgb, faces, self.state)
+        else:
+            out = self.fx.composite(rgb, faces, temporal=True)
         return out[:, :, :3] if out.ndim == 3 and out.shape[2] == 4 else out
 
     def take_info(self) -> dict | None:
@@ -133,7 +139,9 @@ class LiveAvatar:
         return info
 
     def close(self) -> None:
+        """Release the avatar effect and its GL objects (GL thread)."""
         self.fx.close()
+        self.state = None
 
     def __enter__(self) -> "LiveAvatar":
         return self
