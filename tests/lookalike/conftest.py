@@ -178,3 +178,94 @@ def _start_milvus_early(request):
 def milvus_uri(_milvus_server_process) -> str:
     """URI of the running Milvus server (waits until it answers)."""
     return _milvus_server_process.wait()
+
+
+# -- Ray ingestion ------------------------------------------------------------------------------------------
+#: photos of the Ray tests (with generated variants: new content, same people) and the video cut every 4 s
+RAY_PHOTOS = ["obama_obama.jpg", "obama3.jpg", "biden_biden.jpg", "two_people.jpg", "kit_harington_john1.jpeg",
+              "rose_leslie_img2.jpg", "alex_lacamoire_img1.jpg", "test_obama_and_biden.jpg", "32bit.png"]
+RAY_OPTIONS = {"attributes": "lazy", "video_segment": 4.0}
+
+
+@pytest.fixture(scope="session")
+def ray_src(tmp_path_factory, faces_dir: Path, hamilton: Path) -> Path:
+    """A folder of real photos, flipped and rescaled copies of some of them, and the hamilton clip."""
+    from PIL import Image, ImageOps
+
+    src = tmp_path_factory.mktemp("ray-src")
+    for name in RAY_PHOTOS:
+        os.symlink(faces_dir / name, src / name)
+    for name in RAY_PHOTOS[:3]:
+        im = Image.open(faces_dir / name).convert("RGB")
+        ImageOps.mirror(im).save(src / f"flipped_{name}", quality=92)
+        im.resize((int(im.width * 0.6), int(im.height * 0.6)), Image.LANCZOS).save(src / f"small_{name}", quality=92)
+    os.symlink(hamilton, src / hamilton.name)
+    return src
+
+
+@pytest.fixture(scope="session")
+def ray_reference(tmp_path_factory, ray_src: Path, face_source):
+    """The one-machine ingestion of ``ray_src``: (gallery folder, {id: entry})."""
+    from faceplay.lookalike import Ingester, open_gallery
+
+    db = tmp_path_factory.mktemp("ray-ref") / "db"
+    with open_gallery(db, create=True, dim=128, embedding_model="sface") as store:
+        report = Ingester(store, face_source, **RAY_OPTIONS).add([ray_src], progress=False, workers=1)
+        assert report.files_added == report.files_seen and not report.failed
+        return db, all_entries(store)
+
+
+def all_entries(store) -> dict:
+    """Every entry of a gallery by id."""
+    import numpy as np
+
+    n = store.count()
+    return {e.id: e for e in store.get([h.id for h in store.search(np.ones(128, np.float32) / np.sqrt(128), n)])}
+
+
+@pytest.fixture(scope="session")
+def ray_address(tmp_path_factory) -> str:
+    """A real local Ray cluster started for the tests: 2 CPUs, loopback only, no dashboard; stopped at the end."""
+    import signal
+
+    ray_exe = Path(sys.executable).parent / "ray"
+    if not ray_exe.exists():
+        pytest.skip("ray not installed; `pip install -e .[ray]` installs it")
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("ray-head") / "head.log", "wb")
+    # Ray 2.60 clusters authenticate with a token (~/.ray/auth_token); every driver of the test sets the same mode
+    saved = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "token"
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    proc = subprocess.Popen([str(ray_exe), "start", "--head", "--block", "--num-cpus", "2", "--node-ip-address",
+                             "127.0.0.1", "--port", str(port), "--include-dashboard", "false",
+                             "--object-store-memory", str(512 * 2**20), "--disable-usage-stats"],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    address = f"127.0.0.1:{port}"
+    t0 = time.monotonic()
+    while True:  # the GCS answers on its port once the head is up
+        if proc.poll() is not None:
+            pytest.fail(f"`ray start --head` exited with {proc.returncode}; see {log.name}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if time.monotonic() - t0 > 90:
+                os.killpg(proc.pid, signal.SIGKILL)
+                pytest.fail(f"the Ray head did not come up within 90 s; see {log.name}")
+            time.sleep(0.5)
+    yield address
+    try:
+        import ray
+
+        ray.shutdown()
+    except ModuleNotFoundError:  # pragma: no cover
+        pass
+    # the head, its GCS, raylet and workers share the process group of `ray start` (nothing else does)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    log.close()
+    if saved is None:
+        os.environ.pop("RAY_AUTH_MODE", None)
+    else:
+        os.environ["RAY_AUTH_MODE"] = saved

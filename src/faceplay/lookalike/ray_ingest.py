@@ -74,7 +74,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> bool:
     except Exception as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise ConfigError(f"cannot start or join {where} ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "
-                          "check --ray-address (host:port of the head node) or drop it to run Ray on this machine") from exc
+                          "check --ray-address (host:port of the head node; a cluster with token authentication also needs "
+                          "RAY_AUTH_MODE=token and its token) or drop it to run Ray on this machine") from exc
     return True
 
 
