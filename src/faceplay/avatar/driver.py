@@ -82,7 +82,10 @@ class DriverSettings:
     ``smoothing`` 0 (raw) .. 0.95 (very smooth) is the weight of the previous
     frame in an exponential moving average; ``calibrate`` subtracts the
     person's resting expression (learnt from the lowest values seen, starting
-    from :data:`DEFAULT_NEUTRAL`); ``gains`` exaggerate groups.
+    from :data:`DEFAULT_NEUTRAL`); ``gains`` exaggerate groups. A calibration
+    profile (:meth:`faceplay.creator.profile.Profile.driver_settings`) sets
+    ``neutral`` (the measured resting values, used as they are instead of the
+    learnt ones) and ``curve`` (per-blendshape response exponents).
     """
 
     smoothing: float = 0.35
@@ -90,6 +93,8 @@ class DriverSettings:
     calibrate: bool = True
     gains: dict[str, float] = field(default_factory=dict)
     adapt: float = 0.004  #: how fast the learnt neutral may rise per frame (it drops at once)
+    neutral: dict[str, float] | None = None  #: fixed resting values per ARKit name (no learning)
+    curve: dict[str, float] | None = None  #: response exponent per ARKit name (1 = linear)
 
 
 class FaceDriver:
@@ -99,8 +104,12 @@ class FaceDriver:
         self.s = settings or DriverSettings()
         self.gain = gain_vector(self.s.gains)
         self.neutral = np.zeros(len(BLENDSHAPE_NAMES), np.float32)
-        for k, v in DEFAULT_NEUTRAL.items():
+        for k, v in (DEFAULT_NEUTRAL if self.s.neutral is None else self.s.neutral).items():
             self.neutral[_INDEX[k]] = v
+        self._fixed_neutral = self.s.neutral is not None
+        self.curve = np.ones(len(BLENDSHAPE_NAMES), np.float32)
+        for k, v in (self.s.curve or {}).items():
+            self.curve[_INDEX[k]] = v
         self._calib_mask = np.array([n not in _NO_CALIBRATION for n in BLENDSHAPE_NAMES])
         self._w: np.ndarray | None = None
         self._m: np.ndarray | None = None
@@ -118,14 +127,14 @@ class FaceDriver:
         """(52,) calibrated, gained, smoothed weights in 0..1 for this frame."""
         raw = self.raw(face)
         if self.s.calibrate:
-            if temporal:
+            if temporal and not self._fixed_neutral:
                 self.neutral = np.where(self._calib_mask, np.minimum(np.minimum(raw, 0.5), self.neutral + self.s.adapt),
                                         0.0).astype(np.float32)
             n = np.where(self._calib_mask, self.neutral, 0.0)
             w = np.clip((raw - n) / np.maximum(1.0 - n, 1e-3), 0.0, 1.0)
         else:
             w = raw
-        w = np.clip(w * self.gain, 0.0, 1.0)
+        w = np.clip(np.clip(w, 0.0, 1.0) ** self.curve * self.gain, 0.0, 1.0)
         if temporal and self._w is not None and self.s.smoothing > 0:
             w = self.s.smoothing * self._w + (1.0 - self.s.smoothing) * w
         if temporal:
