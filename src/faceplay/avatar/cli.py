@@ -53,12 +53,17 @@ def _background(value: str | None):
               help="Exaggerate a group: eyes, brows, mouth, jaw, cheeks, nose, tongue (or an ARKit name); repeatable.")
 @click.option("--smoothing", type=click.FloatRange(0, 0.95), default=0.2, show_default=True, help="Temporal smoothing of expressions (video).")
 @click.option("--no-calibrate", is_flag=True, help="Do not subtract the person's resting expression.")
+@click.option("--profile", type=click.Path(path_type=Path), metavar="FILE.json",
+              help="Calibration/sensitivity profile from 'faceplay track --calibrate' (neutral, gains, curves, smoothing).")
+@click.option("--camera", type=click.IntRange(0, 99), metavar="N", help="Live input from camera N (/dev/videoN); needs --virtual-camera.")
+@click.option("--virtual-camera", is_flag=True, help="Send the frames to a virtual camera (OBS, calls) via pyvirtualcam instead of -o.")
 @click.option("--scale", type=click.FloatRange(0.3, 3.0), default=1.0, show_default=True, help="Avatar size relative to the head.")
 @click.option("--background", metavar="green|blue|none|#RRGGBB", help="Backdrop of avatar-only output (default green; none = transparent).")
 @click.option("--samples", type=click.IntRange(0, 8), default=4, show_default=True, help="MSAA samples (0 = fastest).")
 @json_option
 def avatar(input, output, avatars, mode, do_list, export_name, gallery, skin, hair, hair_color, beard, eye_color, head_shape,
-           no_auto, mapping, gains, smoothing, no_calibrate, scale, background, samples, as_json) -> None:
+           no_auto, mapping, gains, smoothing, no_calibrate, profile, camera, virtual_camera, scale, background, samples,
+           as_json) -> None:
     """Replace faces with a 3D cartoon avatar that copies expression and head pose.
 
     \b
@@ -66,6 +71,7 @@ def avatar(input, output, avatars, mode, do_list, export_name, gallery, skin, ha
     faceplay avatar clip.mp4 -o out.mp4 --mode side-by-side
     faceplay avatar selfie.mp4 -o avatar.webm --mode avatar-only --background none
     faceplay avatar --list | --export toon -o toon.glb | --gallery -o sheet.png
+    faceplay avatar --camera 0 --virtual-camera --mode avatar-only --profile me.json
     """
     from faceplay.avatar.model import Avatar, AvatarConfig, builtin_names, builtin_path
     from faceplay.errors import InputError
@@ -113,7 +119,10 @@ def avatar(input, output, avatars, mode, do_list, export_name, gallery, skin, ha
         else:
             click.echo(f"wrote {output}")
         return
-    if input is None or output is None:
+    live = virtual_camera or camera is not None
+    if live and not virtual_camera:
+        raise click.UsageError("--camera needs --virtual-camera (to record a camera, use 'faceplay track --camera N')")
+    if not live and (input is None or output is None):
         raise click.UsageError("give INPUT and -o OUTPUT (or --list / --export / --gallery)")
 
     from faceplay.avatar.driver import DriverSettings, parse_gains
@@ -122,19 +131,42 @@ def avatar(input, output, avatars, mode, do_list, export_name, gallery, skin, ha
     from faceplay.errors import InputNotFoundError
     from faceplay.media.video import is_video_path
 
-    if not input.exists():
-        raise InputNotFoundError(f"{input}: no such file; check the path")
     from faceplay.media.output import atomic_output, check_output
 
-    check_output(output, input, mapping, *(a for a in avatars if a.lower().endswith((".glb", ".gltf", ".vrm"))))
+    if live:  # the missing virtual camera backend or camera is one line, before any model loads
+        from faceplay.creator.source import open_source
+        from faceplay.creator.virtualcam import check_backend
+
+        check_backend()
+        source = open_source(input, camera)
+    elif not input.exists():
+        raise InputNotFoundError(f"{input}: no such file; check the path")
+    else:
+        check_output(output, input, mapping, *(a for a in avatars if a.lower().endswith((".glb", ".gltf", ".vrm"))))
+    driver = DriverSettings(smoothing=smoothing, calibrate=not no_calibrate, gains=parse_gains(gains))
+    if profile is not None:
+        from faceplay.creator.profile import load_profile
+
+        prof = load_profile(profile)
+        typed = click.get_current_context().get_parameter_source("smoothing") == click.core.ParameterSource.COMMANDLINE
+        driver = prof.driver_settings(calibrate=not no_calibrate, gains={**prof.driver_settings().gains, **parse_gains(gains)},
+                                      **({"smoothing": smoothing} if typed else {}))
     cfg = AvatarConfig(skin=skin, hair=hair, hair_color=hair_color, beard=beard, eye_color=eye_color, head_shape=head_shape)
     fx = AvatarEffect(list(avatars) or "toon", mode=mode, config=cfg, auto_config=not no_auto, mapping=load_mapping(mapping),
-                      driver=DriverSettings(smoothing=smoothing, calibrate=not no_calibrate, gains=parse_gains(gains)),
+                      driver=driver,
                       scale=scale, samples=samples,
-                      background=_background(background) if background or mode != "avatar-only" or output.suffix.lower() not in (".png", ".webm")
+                      background=_background(background) if background or mode != "avatar-only" or live or output.suffix.lower() not in (".png", ".webm")
                       else None)
     with fx:
-        if is_video_path(input):
+        if live:
+            from faceplay.creator.virtualcam import run_virtual_camera
+
+            try:
+                with fx.stream() as st:
+                    res = run_virtual_camera(st, source, progress=progress_enabled(as_json))
+            finally:
+                source.close()
+        elif is_video_path(input):
             res = fx.process_video(input, output, progress=progress_enabled(as_json))
         else:
             from faceplay.media.image import read_image, write_image
@@ -157,6 +189,8 @@ def avatar(input, output, avatars, mode, do_list, export_name, gallery, skin, ha
                 res["warning"] = "no face found; the image is unchanged"
     if as_json:
         emit_json(res)
+    elif live:
+        click.echo(f"sent {res['frames']} frames to the virtual camera {res['virtual_camera']}")
     else:
         click.echo(f"wrote {res['output']}" + (f" ({res['frames']} frames, {res['fps']} fps)" if "frames" in res else
                                                  f" ({res['faces']} face(s))"))
