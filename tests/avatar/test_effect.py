@@ -50,7 +50,7 @@ def test_several_faces_get_their_own_avatar(faces_dir, analyzer):
     assert len(faces) >= 2
     fx = AvatarEffect(["robot", "bear"], samples=0)
     out = fx.process_image(rgb, faces)
-    assert sorted(a.name for a in fx._avatars.values())[:2] == ["bear", "robot"]
+    assert sorted(a.name for a in fx.avatars)[:2] == ["bear", "robot"]
     for f in faces[:2]:
         x, y, w, h = (int(v) for v in f.box)
         assert np.abs(out[y:y + h, x:x + w].astype(int) - rgb[y:y + h, x:x + w].astype(int)).mean() > 25

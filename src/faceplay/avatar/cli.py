@@ -184,7 +184,7 @@ def avatar(input, output, avatars, mode, do_list, export_name, gallery, skin, ha
             else:
                 write_image(output, out)
             res = {"output": str(output), "faces": len(faces), "width": out.shape[1], "height": out.shape[0],
-                   "avatars": [{"face": i, "avatar": a.name, "config": a.config.to_dict()} for i, a in enumerate(fx._avatars.values())]}
+                   "avatars": [{"face": i, "avatar": a.name, "config": a.config.to_dict()} for i, a in enumerate(fx.avatars)]}
             if not faces:
                 res["warning"] = "no face found; the image is unchanged"
     if as_json:

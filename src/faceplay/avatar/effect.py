@@ -7,6 +7,12 @@
 >>> with fx.stream() as live:                             # doctest: +SKIP
 ...     for rgb in webcam: show(live.push(rgb))
 
+:class:`AvatarEffect` is an :class:`~faceplay.effects.base.Effect`: the three
+calls above are shorthands for :class:`~faceplay.runner.Runner` in IMAGE,
+VIDEO and LIVE mode. Each stream keeps its avatars, face drivers and exposure
+in an :class:`AvatarState`; VIDEO and LIVE render within the live pixel budget
+and lighting (``video_quality="fast"``), IMAGE takes the high-quality path.
+
 Modes: ``replace`` (the avatar's head over the person's head, same pose and
 scale; body and background kept), ``side-by-side`` (input | avatar on a
 backdrop), ``avatar-only`` (RGBA with transparent background, or flattened
@@ -19,18 +25,21 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from faceplay.avatar.configure import ATTRIBUTE_FIELDS, config_from_face
 from faceplay.avatar.driver import DriverSettings, FaceDriver
 from faceplay.avatar.model import Avatar, AvatarConfig
+from faceplay.effects.base import Effect, EffectState
 from faceplay.errors import ConfigError
-from faceplay.face.types import Face
+from faceplay.face.types import Face, RunningMode
+from faceplay.media.frame import Frame
 from faceplay.render.camera import Camera
-from faceplay.render.composite import alpha_over
+from faceplay.render.composite import alpha_over, backdrop
 from faceplay.render.lights import Lighting
+from faceplay.runner import Runner, StageClock, VideoSummary
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +47,15 @@ MODES = ("replace", "side-by-side", "avatar-only")
 
 
 @dataclass
-class StageTimes:
-    """Accumulated milliseconds per stage (for benchmarks and -v logs)."""
+class AvatarState(EffectState):
+    """One stream's avatars and face drivers (by track id, or by face index in a photo) and exposure."""
 
-    ms: dict[str, float] = field(default_factory=dict)
-    frames: int = 0
-
-    def add(self, stage: str, seconds: float) -> None:
-        self.ms[stage] = self.ms.get(stage, 0.0) + seconds * 1000.0
-
-    def per_frame(self) -> dict[str, float]:
-        n = max(self.frames, 1)
-        return {k: round(v / n, 2) for k, v in self.ms.items()}
+    avatars: dict = field(default_factory=dict)
+    drivers: dict = field(default_factory=dict)
+    exposure: float | None = None
 
 
-class AvatarEffect:
+class AvatarEffect(Effect):
     """Render avatars over the faces of images and video frames.
 
     Args:
@@ -98,14 +101,13 @@ class AvatarEffect:
         self.lighting = lighting or Lighting.studio()
         self.video_lighting = lighting or (Lighting.fast() if video_quality == "fast" else self.lighting)
         self.video_pixels = fast_pixels if video_quality == "fast" else None
-        self._live = False
         self.match_exposure = match_exposure
         self.max_faces = max_faces
-        self.times = StageTimes()
+        self.times = StageClock()
         self._renderer = None
-        self._avatars: dict[object, Avatar] = {}
-        self._drivers: dict[object, FaceDriver] = {}
         self._analyzer = None
+        self._states: list[AvatarState] = []  # every stream's state, released by close()
+        self.last_state: AvatarState | None = None
         # Validate sources and options now (clear errors before any video work).
         for s in self.sources:
             Avatar(s, None, mapping=mapping, config=self.user_config)
@@ -127,33 +129,67 @@ class AvatarEffect:
             self._analyzer = FaceAnalyzer(max_faces=self.max_faces)
         return self._analyzer
 
+    name = "avatar"
+    fields_per_track = True
+
+    @property
+    def fields(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The face attributes automatic configuration reads (none without auto_config)."""
+        return tuple(ATTRIBUTE_FIELDS) if self.needs_attributes() else ()
+
     def needs_attributes(self) -> bool:
         """Whether automatic configuration wants face attributes for these avatars."""
         if not self.auto_config:
             return False
         return any(Avatar(s, None, mapping=self.mapping).options for s in self.sources)
 
+    @property
+    def avatars(self) -> list[Avatar]:
+        """The avatars of the most recent stream or photo, in the order faces were first seen."""
+        return list(self.last_state.avatars.values()) if self.last_state else []
+
+    # -- the Effect contract -----------------------------------------------------------
+    def new_state(self, mode: RunningMode | str) -> AvatarState:
+        """Per-stream avatars, drivers and exposure for ``mode``."""
+        st = AvatarState(self.check_mode(mode))
+        self._states.append(st)
+        self.last_state = st
+        return st
+
+    def apply(self, frame: Frame, faces: Sequence[Face], state: EffectState) -> np.ndarray:
+        """The output frame (per :attr:`mode`) for ``frame`` with avatars on ``faces``."""
+        if not isinstance(state, AvatarState):
+            raise ConfigError("AvatarEffect.apply needs a state from AvatarEffect.new_state()")
+        return self.composite(frame.rgb, faces, state)
+
+    def output_size(self, width: int, height: int) -> tuple[int, int]:
+        return (2 * width if self.mode == "side-by-side" else width), height
+
+    def output_alpha(self) -> bool:
+        return self.mode == "avatar-only" and self.background is None
+
     def _key(self, face: Face, i: int):
         return face.track_id if face.track_id is not None else ("photo", i)
 
-    def avatar_for(self, face: Face, i: int = 0) -> Avatar:
-        """The avatar instance of this face (created and configured on first sight)."""
+    def avatar_for(self, face: Face, i: int, state: AvatarState) -> Avatar:
+        """The avatar instance of this face in ``state`` (created and configured on first sight)."""
         key = self._key(face, i)
-        av = self._avatars.get(key)
+        av = state.avatars.get(key)
         if av is None:
-            n = len(self._avatars)
+            n = len(state.avatars)
             src = self.sources[n % len(self.sources)]
             av = Avatar(src, self.renderer, mapping=self.mapping)
             cfg = config_from_face(face if self.auto_config else None, av.options, self.user_config)
             av.apply_config(cfg)
             log.info("face %s -> avatar %s %s", key, av.name, cfg.to_dict())
-            self._avatars[key] = av
-            self._drivers[key] = FaceDriver(self.driver_settings)
+            state.avatars[key] = av
+            state.drivers[key] = FaceDriver(self.driver_settings)
         return av
 
-    def driver_for(self, face: Face, i: int = 0) -> FaceDriver:
-        self.avatar_for(face, i)
-        return self._drivers[self._key(face, i)]
+    def driver_for(self, face: Face, i: int, state: AvatarState) -> FaceDriver:
+        """The face driver (calibration, gains, smoothing) of this face in ``state``."""
+        self.avatar_for(face, i, state)
+        return state.drivers[self._key(face, i)]
 
     # -- rendering -----------------------------------------------------------------
     def _model(self, pose: np.ndarray) -> np.ndarray:
@@ -162,35 +198,37 @@ class AvatarEffect:
             m[:3, :3] *= self.scale
         return m.astype(np.float32)
 
-    def render_layer(self, width: int, height: int, faces: Sequence[Face], *, temporal: bool = False,
+    def render_layer(self, width: int, height: int, faces: Sequence[Face], state: AvatarState, *,
                      weights: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
         """RGBA (premultiplied) layer of all faces' avatars at their poses, and the drawn bounding box.
 
         Only the region around the heads is rasterised; the rest stays transparent.
         """
         layer = np.zeros((height, width, 4), np.uint8)
-        color, box = self.render_region(width, height, faces, temporal=temporal, weights=weights)
+        color, box = self.render_region(width, height, faces, state, weights=weights)
         if box is not None:
             x, y, w, h = box
             layer[y:y + h, x:x + w] = color
         return layer, box
 
-    def render_region(self, width: int, height: int, faces: Sequence[Face], *, temporal: bool = False,
+    def render_region(self, width: int, height: int, faces: Sequence[Face], state: AvatarState, *,
                       weights: Sequence[np.ndarray] | None = None,
                       exposure: float = 1.0) -> tuple[np.ndarray | None, tuple[int, int, int, int] | None]:
         """Like :meth:`render_layer` but returns only the drawn rectangle's RGBA and its (x, y, w, h).
 
         ``exposure`` scales the lighting (replace mode matches it to the scene).
+        Streams (VIDEO / LIVE) render within the live pixel budget and lighting.
         """
         cam = Camera.for_image(width, height)
         if not faces:
             return None, None
         t0 = time.perf_counter()
+        temporal = state.temporal
         items = []
         rects = []
         for i, f in enumerate(faces):
-            av = self.avatar_for(f, i)
-            drv = self._drivers[self._key(f, i)]
+            av = self.avatar_for(f, i, state)
+            drv = state.drivers[self._key(f, i)]
             w = weights[i] if weights is not None else drv.weights(f, temporal=temporal)
             model = self._model(drv.pose(f, temporal=temporal))
             av.set_weights(w)
@@ -212,8 +250,8 @@ class AvatarEffect:
         t0 = time.perf_counter()
         rw, rh = x1 - x0, y1 - y0
         crop = cam.crop(x0, y0, rw, rh)
-        budget = self.video_pixels if self._live else None
-        light = self.video_lighting if self._live else self.lighting
+        budget = self.video_pixels if temporal else None
+        light = self.video_lighting if temporal else self.lighting
         if exposure != 1.0:
             from dataclasses import replace
 
@@ -230,7 +268,7 @@ class AvatarEffect:
         self.times.add("render", time.perf_counter() - t0)
         return color, (x0, y0, rw, rh)
 
-    def composite(self, rgb: np.ndarray, faces: Sequence[Face], *, temporal: bool = False) -> np.ndarray:
+    def composite(self, rgb: np.ndarray, faces: Sequence[Face], state: AvatarState) -> np.ndarray:
         """The output frame for ``rgb`` with avatars on ``faces`` (per :attr:`mode`).
 
         replace / side-by-side return RGB uint8; avatar-only returns RGBA when
@@ -238,7 +276,7 @@ class AvatarEffect:
         """
         h, w = rgb.shape[:2]
         if self.mode == "replace":
-            color, box = self.render_region(w, h, faces, temporal=temporal, exposure=self._scene_exposure(rgb, faces, temporal))
+            color, box = self.render_region(w, h, faces, state, exposure=self._scene_exposure(rgb, faces, state))
             t0 = time.perf_counter()
             out = rgb
             if box is not None:
@@ -246,7 +284,7 @@ class AvatarEffect:
                 alpha_over(out, color, box[0], box[1], out=out)
             self.times.add("composite", time.perf_counter() - t0)
             return out
-        layer, box = self.render_layer(w, h, faces, temporal=temporal)
+        layer, box = self.render_layer(w, h, faces, state)
         t0 = time.perf_counter()
         if self.mode == "avatar-only":
             if self.background is None:
@@ -264,7 +302,7 @@ class AvatarEffect:
         self.times.add("composite", time.perf_counter() - t0)
         return out
 
-    def _scene_exposure(self, rgb: np.ndarray, faces: Sequence[Face], temporal: bool) -> float:
+    def _scene_exposure(self, rgb: np.ndarray, faces: Sequence[Face], state: AvatarState) -> float:
         """Exposure that fits the avatar into the scene: darker around dim faces, a little brighter in bright ones."""
         if not self.match_exposure or not faces:
             return 1.0
@@ -279,35 +317,16 @@ class AvatarEffect:
         if not lum:
             return 1.0
         e = float(np.clip((np.mean(lum) / 0.45) ** 0.6, 0.55, 1.2))
-        if temporal:
-            prev = getattr(self, "_exposure", None)
-            e = e if prev is None else 0.85 * prev + 0.15 * e
-            self._exposure = e
+        if state.temporal:
+            e = e if state.exposure is None else 0.85 * state.exposure + 0.15 * e
+            state.exposure = e
         return e
 
-    # -- photos ----------------------------------------------------------------------
+    # -- shorthands over the runner ---------------------------------------------------
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        """Faces of a photo, with the attributes automatic configuration needs.
-
-        When an attribute model cannot run, the avatar keeps its defaults (a
-        warning says why) instead of failing the whole effect.
-        """
-        faces = self.analyzer.analyze(rgb)
-        if faces and self.needs_attributes():
-            self.add_attributes(rgb, faces)
-        return faces
-
-    def add_attributes(self, rgb: np.ndarray, faces: Sequence[Face]) -> None:
-        """Compute gender, age, skin tone and face shape for ``faces`` (best effort)."""
-        from faceplay.errors import ModelError
-        from faceplay.media.frame import Frame
-
-        try:
-            self.analyzer.complete(Frame(np.ascontiguousarray(rgb)), list(faces), ATTRIBUTE_FIELDS)
-        except ModelError as exc:
-            if not getattr(self, "_warned_attr", False):
-                log.warning("face attributes unavailable (%s); avatars use their default options", exc)
-                self._warned_attr = True
+        """Faces of a photo, with the attributes automatic configuration needs (best effort)."""
+        with Runner(self, RunningMode.IMAGE, analyzer=self.analyzer, max_faces=self.max_faces) as run:
+            return run.analyse(Frame(np.ascontiguousarray(rgb))).faces
 
     def process_image(self, rgb: np.ndarray, faces: Sequence[Face] | None = None) -> np.ndarray:
         """Apply the effect to one photo (RGB uint8). Faces are detected when not given.
@@ -315,132 +334,42 @@ class AvatarEffect:
         A photo without a face comes back unchanged (with a warning), except in
         avatar-only mode where the result is empty.
         """
-        if faces is None:
-            faces = self.detect(rgb)
-        faces = list(faces)[: self.max_faces]
-        if not faces:
-            log.warning("no face found; the image is returned unchanged")
-            if self.mode == "replace":
-                return rgb
-        self._avatars.clear()
-        self._drivers.clear()
-        self._live = False
-        return self.composite(rgb, faces, temporal=False)
+        with Runner(self, RunningMode.IMAGE, analyzer=self.analyzer, max_faces=self.max_faces) as run:
+            if faces is None:
+                faces = run.analyse(Frame(np.ascontiguousarray(rgb))).faces
+            if not faces:
+                log.warning("no face found; the image is returned unchanged")
+                if self.mode == "replace":
+                    return rgb
+            return run.image(rgb, faces)
 
-    # -- video -----------------------------------------------------------------------
     def process_video(self, src: str | Path, dst: str | Path, *, progress: bool = False, pipeline: bool = True,
-                      encode_preset: str = "superfast") -> dict:
+                      encode_preset: str = "superfast", on_progress=None, should_stop=None) -> dict:
         """Apply the effect to a video file; the output keeps the frame count, rate and audio.
 
-        With ``pipeline`` decoding + tracking run in a second thread, overlapping
-        rendering + encoding of the previous frames. Returns a summary: frames,
-        frames_with_faces, fps (processing speed), per-stage milliseconds.
+        Runs :meth:`faceplay.runner.Runner.video` (decoding + tracking one thread
+        ahead of rendering + encoding). Returns the :class:`VideoSummary` as a dict.
         """
-        from faceplay.media.video import VideoReader, VideoWriter
-
-        dst = Path(dst)
-        self.times = StageTimes()
-        alpha = self.mode == "avatar-only" and self.background is None
-        if alpha and dst.suffix.lower() != ".webm":
-            raise ConfigError(f"{dst.name}: a transparent avatar-only video needs a .webm output (or give a --background colour)")
-        t_start = time.perf_counter()
-        with VideoReader(src) as reader:
-            out_w = reader.width * (2 if self.mode == "side-by-side" else 1)
-            writer = VideoWriter(dst, reader.fps, out_w, reader.height, audio_from=src if reader.has_audio else None,
-                                 alpha=alpha, preset=encode_preset)
-            bar = None
-            if progress:
-                from tqdm import tqdm
-
-                bar = tqdm(total=reader.frame_count or None, unit="frame", desc="avatar", leave=False)
-            n_faces = 0
-            try:
-                with self.stream() as live:
-                    for frame, faces in self._analysed(reader, live, pipeline):
-                        n_faces += bool(faces)
-                        out = live.render(frame.rgb, faces)
-                        t0 = time.perf_counter()
-                        writer.write(out)
-                        self.times.add("encode", time.perf_counter() - t0)
-                        self.times.frames += 1
-                        if bar is not None:
-                            bar.update(1)
-                t0 = time.perf_counter()
-                writer.close()
-                self.times.add("encode", time.perf_counter() - t0)
-            except BaseException:
-                writer.abort()
-                raise
-            finally:
-                if bar is not None:
-                    bar.close()
-        dt = time.perf_counter() - t_start
-        return {"output": str(dst), "frames": self.times.frames, "frames_with_faces": n_faces,
-                "fps": round(self.times.frames / max(dt, 1e-9), 2), "ms_per_stage": self.times.per_frame()}
-
-    def _analysed(self, reader, live: "AvatarStream", pipeline: bool):
-        """(frame, faces) in order; decoded and tracked in a worker thread when ``pipeline``."""
-        if not pipeline:
-            it = iter(reader)
-            while True:
-                t0 = time.perf_counter()
-                frame = next(it, None)
-                self.times.add("decode", time.perf_counter() - t0)
-                if frame is None:
-                    return
-                yield frame, live.analyse(frame.rgb, frame.timestamp)
-            return
-        import queue
-        import threading
-
-        q: queue.Queue = queue.Queue(maxsize=3)
-        stop = threading.Event()
-        END = object()
-
-        def work() -> None:
-            try:
-                it = iter(reader)
-                while not stop.is_set():
-                    t0 = time.perf_counter()
-                    frame = next(it, None)
-                    self.times.add("decode", time.perf_counter() - t0)
-                    if frame is None:
-                        break
-                    item = (frame, live.analyse(frame.rgb, frame.timestamp))
-                    while not stop.is_set():
-                        try:
-                            q.put(item, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-                q.put(END)
-            except BaseException as exc:  # handed to the consumer
-                q.put(exc)
-
-        t = threading.Thread(target=work, name="avatar-track", daemon=True)
-        t.start()
-        try:
-            while True:
-                item = q.get()
-                if item is END:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
-            t.join(timeout=10)
+        self.times = StageClock()
+        with Runner(self, RunningMode.VIDEO, analyzer=self.analyzer, max_faces=self.max_faces) as run:
+            summary: VideoSummary = run.video(src, dst, progress=progress, pipeline=pipeline, encode_preset=encode_preset,
+                                              on_progress=on_progress, should_stop=should_stop)
+        out = summary.to_dict()
+        out["ms_per_stage"] = {**out["ms_per_stage"], **self.times.per_frame()}
+        return out
 
     def stream(self) -> "AvatarStream":
-        """A live stream: push frames one by one, get composited frames back."""
+        """A live stream: push frames one by one, get composited frames back (a LIVE-mode runner)."""
         return AvatarStream(self)
 
     def close(self) -> None:
         """Release the analyser and every GPU resource (meshes, renderer); call it on the rendering thread."""
-        for av in self._avatars.values():
-            av.release()
-        self._avatars.clear()
-        self._drivers.clear()
+        for st in self._states:
+            for av in st.avatars.values():
+                av.release()
+            st.avatars.clear()
+            st.drivers.clear()
+        self._states.clear()
         if self._renderer is not None:
             self._renderer.release()
             self._renderer = None
@@ -448,79 +377,28 @@ class AvatarEffect:
             self._analyzer.close()
             self._analyzer = None
 
-    def __enter__(self) -> "AvatarEffect":
-        return self
+    def release_state(self, state: AvatarState) -> None:
+        """Free one stream's avatars (GL meshes) when the stream ends, keeping the effect open."""
+        for av in state.avatars.values():
+            av.release()
+        state.avatars.clear()
+        state.drivers.clear()
+        if state in self._states:
+            self._states.remove(state)
 
-    def __exit__(self, *exc) -> None:
-        self.close()
 
-
-class AvatarStream:
-    """Streaming API: one output frame per input frame, in order (see :meth:`AvatarEffect.stream`)."""
+class AvatarStream(Runner):
+    """Streaming API: one output frame per input frame, in order — a LIVE-mode :class:`Runner`."""
 
     def __init__(self, effect: AvatarEffect) -> None:
+        super().__init__(effect, RunningMode.LIVE, analyzer=effect.analyzer, max_faces=effect.max_faces)
         self.fx = effect
-        self.tracker = effect.analyzer.tracker()
-        self.fields = ATTRIBUTE_FIELDS if effect.needs_attributes() else ()
-        self.last_faces: list[Face] = []
-        self._t = 0.0
-        self._seen: set = set()
-        effect._avatars.clear()
-        effect._drivers.clear()
-        effect._live = True
-        effect._exposure = None
 
-    def push(self, rgb: np.ndarray, timestamp: float | None = None) -> np.ndarray:
-        """Process one RGB frame (``timestamp`` in seconds; defaults to 30 fps spacing)."""
-        faces = self.analyse(rgb, timestamp)
-        return self.render(rgb, faces)
-
-    def render(self, rgb: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
-        """The composited frame for faces found by :meth:`analyse` (call in frame order)."""
-        return self.fx.composite(rgb, faces, temporal=True)
-
-    def analyse(self, rgb: np.ndarray, timestamp: float | None = None) -> list[Face]:
-        """Track the faces of the next frame (and their attributes on first sight).
-
-        Safe to run in another thread than :meth:`render` (the two stages of
-        :meth:`AvatarEffect.process_video` overlap on two cores).
-        """
-        if timestamp is None:
-            timestamp = self._t
-            self._t += 1 / 30.0
-        t0 = time.perf_counter()
-        faces = self.tracker.update(rgb, timestamp)[: self.fx.max_faces]
-        self.fx.times.add("track", time.perf_counter() - t0)
-        new = [f for f in faces if f.track_id not in self._seen]
-        if new and self.fields:
-            t0 = time.perf_counter()
-            self.fx.add_attributes(rgb, new)
-            self.fx.times.add("attributes", time.perf_counter() - t0)
-        self._seen.update(f.track_id for f in faces)
-        self.last_faces = faces
-        return faces
+    @property
+    def last_faces(self) -> list[Face]:
+        last = getattr(self, "last", None)
+        return last.faces if last is not None else []
 
     def close(self) -> None:
-        self.tracker.close()
-        self.fx._live = False
-
-    def __enter__(self) -> "AvatarStream":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def backdrop(h: int, w: int) -> np.ndarray:
-    """A soft studio-grey vertical gradient (side-by-side background)."""
-    y = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
-    top, bottom = np.array([226, 230, 238], np.float32), np.array([160, 168, 182], np.float32)
-    g = top * (1 - y) + bottom * y
-    return np.broadcast_to(g, (h, w, 3)).astype(np.uint8)
-
-
-def process_frames(effect: AvatarEffect, frames: Iterable[np.ndarray], fps: float = 30.0) -> Iterable[np.ndarray]:
-    """Generator form of the streaming API over an iterable of RGB frames."""
-    with effect.stream() as live:
-        for i, rgb in enumerate(frames):
-            yield live.push(rgb, i / fps)
+        super().close()
+        self.fx.release_state(self.state)

@@ -36,8 +36,9 @@ FIELDS: tuple[str, ...] = ("embedding", "age", "gender", "expression", "skin_ton
 class RunningMode(str, Enum):
     """How frames arrive (as in MediaPipe Tasks)."""
 
-    IMAGE = "image"  #: independent photos; the detector runs on every call
-    VIDEO = "video"  #: ordered frames with timestamps; landmarks are tracked and smoothed
+    IMAGE = "image"  #: independent photos; the detector runs on every call; effects use their high-quality path
+    VIDEO = "video"  #: ordered frames of a file with timestamps; landmarks are tracked and smoothed
+    LIVE = "live"  #: frames pushed one by one as they arrive (camera, web page); tracked, within a latency budget
 
 
 @dataclass
@@ -174,8 +175,9 @@ class FaceList(list):
 
 @dataclass
 class FrameResult:
-    """The faces of one video frame."""
+    """The faces of one video frame, with the frame itself (its per-frame cache survives across stages)."""
 
     index: int  #: 0-based frame number
     timestamp: float  #: seconds
     faces: list[Face]
+    frame: Any = field(default=None, repr=False, compare=False)  #: the :class:`~faceplay.media.frame.Frame`

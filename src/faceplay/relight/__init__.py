@@ -12,7 +12,7 @@ from __future__ import annotations
 __all__ = [
     "Light", "Rig", "PRESETS", "preset", "parse_light", "rig_from_json", "custom_rig",
     "Relighter", "RelightResult", "RelightState", "relight_image", "relight_video", "gallery",
-    "write_debug_layers",
+    "write_debug_layers", "RelightEffect",
 ]
 
 _WHERE = {
@@ -20,6 +20,7 @@ _WHERE = {
     "rig_from_json": "lights", "custom_rig": "lights",
     "Relighter": "relighter", "RelightResult": "relighter", "RelightState": "relighter",
     "relight_image": "api", "relight_video": "api", "gallery": "api", "write_debug_layers": "api",
+    "RelightEffect": "effect",
 }
 
 

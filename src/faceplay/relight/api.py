@@ -8,17 +8,13 @@
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-import time
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
 
 from faceplay.relight.lights import PRESETS, Rig
-from faceplay.relight.relighter import Layers, Relighter, RelightResult, RelightState
+from faceplay.relight.relighter import Layers, Relighter, RelightResult
 
 log = logging.getLogger(__name__)
 
@@ -76,100 +72,28 @@ def relight_video(
     progress: bool = False,
     relighter: Relighter | None = None,
     threaded: bool = True,
+    on_progress=None,
+    should_stop=None,
 ) -> dict:
     """Relight a video: same frame count and frame rate, the input's audio kept.
 
     Temporal stability: landmarks are One-Euro smoothed by the tracker, the
     identity is held per track, the SH estimate, the matte and the gain /
     highlight maps are exponentially smoothed, and a lost face fades out.
-    With ``threaded`` decoding + face tracking run one thread ahead of the
-    relighting + encoding (two pipeline stages on two cores; the frames and
-    their order are the same either way).
-    Returns a summary dict (frames, frames with faces, fps).
+    Runs :class:`~faceplay.relight.effect.RelightEffect` through
+    :meth:`faceplay.runner.Runner.video` (with ``threaded``, decoding + face
+    tracking run one thread ahead of the relighting + encoding). Returns the
+    summary as a dict (frames, frames with faces, fps, per-stage and per-frame ms).
     """
-    from faceplay.face.track import FaceTracker
-    from faceplay.media.video import VideoReader, VideoWriter
+    from faceplay.face.types import RunningMode
+    from faceplay.relight.effect import RelightEffect
+    from faceplay.runner import Runner
 
-    own = relighter is None
-    r = relighter or Relighter(video=True)
-    state = RelightState()
-    n = n_faces = 0
-    t0 = time.perf_counter()
-    bar = None
-    with VideoReader(src) as reader:
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=reader.frame_count or None, unit="frame", desc="relight", leave=False)
-        writer = VideoWriter(dst, reader.fps, reader.width, reader.height, audio_from=src if reader.has_audio else None)
-        tracker = FaceTracker(max_faces=3)
-        try:
-            for frame, faces in tracked(reader, tracker, threaded=threaded):
-                res = r.relight(frame.rgb, faces, rig, strength, blend=blend, state=state)
-                writer.write(res.image)
-                n += 1
-                n_faces += bool(faces)
-                if bar is not None:
-                    bar.update(1)
-            writer.close()
-        except BaseException:
-            writer.abort()
-            raise
-        finally:
-            tracker.close()
-            if bar is not None:
-                bar.close()
-            if own:
-                r.close()
-    dt = time.perf_counter() - t0
-    return {"output": str(dst), "frames": n, "frames_with_faces": n_faces, "seconds": round(dt, 2),
-            "fps": round(n / dt, 2) if dt > 0 else None, "rig": rig.name, "strength": strength}
-
-
-def tracked(frames: Iterable, tracker, *, threaded: bool = True, depth: int = 4) -> Iterator[tuple]:
-    """Yield ``(frame, faces)`` for each frame; with ``threaded`` the tracker runs in a worker thread ahead."""
-    if not threaded:
-        for frame in frames:
-            yield frame, tracker.update(frame.rgb, frame.timestamp)
-        return
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def work() -> None:
-        try:
-            for frame in frames:
-                item = (frame, tracker.update(frame.rgb, frame.timestamp))
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(done)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
-            q.put(exc)
-
-    t = threading.Thread(target=work, name="faceplay-track", daemon=True)
-    t.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while t.is_alive():
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                pass
-            t.join(timeout=0.05)
+    with RelightEffect(rig, strength, blend=blend, video_relighter=relighter) as fx, \
+            Runner(fx, RunningMode.VIDEO) as run:
+        summary = run.video(src, dst, progress=progress, pipeline=threaded, on_progress=on_progress,
+                            should_stop=should_stop)
+    return {**summary.to_dict(), "rig": rig.name, "strength": strength}
 
 
 def gallery(image, strength: float = 0.8, *, faces=None, columns: int = 4, tile_width: int = 320,

@@ -64,3 +64,11 @@ def feather(alpha: np.ndarray, radius: float) -> np.ndarray:
         return alpha
     k = int(radius * 3) | 1
     return cv2.GaussianBlur(alpha, (k, k), radius)
+
+
+def backdrop(h: int, w: int) -> np.ndarray:
+    """A soft studio-grey vertical gradient (side-by-side background)."""
+    y = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+    top, bottom = np.array([226, 230, 238], np.float32), np.array([160, 168, 182], np.float32)
+    g = top * (1 - y) + bottom * y
+    return np.broadcast_to(g, (h, w, 3)).astype(np.uint8)
