@@ -44,6 +44,7 @@ class Candidate:
     fmt: str  #: "qdq" | "qop"
     selective: bool
     calibration: str = "minmax"  #: "minmax" | "percentile"
+    reduce_range: bool = False  #: 7-bit weights: u8 x s7 pair sums fit int16, so AVX2's VPMADDUBSW cannot saturate
 
 
 CANDIDATES: tuple[Candidate, ...] = (
@@ -61,6 +62,7 @@ PERCENTILE_INPUTS = 32
 #: calibration (99.999th) clips rare activation outliers that MinMax keeps.
 FALLBACK: tuple[Candidate, ...] = (
     Candidate("qdq-pct", "qdq", False, "percentile"),
+    Candidate("qdq-pct-rr", "qdq", False, "percentile", reduce_range=True),
     Candidate("qdq-sel-pct", "qdq", True, "percentile"),
     Candidate("qop-sel-pct", "qop", True, "percentile"),
 )
@@ -157,6 +159,7 @@ def quantize(float_model, calib: list[np.ndarray], cand: Candidate, out: Path) -
                 str(pre), str(out), _Reader(input_name, calib),
                 quant_format=QuantFormat.QDQ if cand.fmt == "qdq" else QuantFormat.QOperator,
                 per_channel=True,
+                reduce_range=cand.reduce_range,
                 activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
                 nodes_to_exclude=exclude,
