@@ -8,7 +8,7 @@ from typing import Iterator
 
 import click
 
-from faceplay.clikit import emit_json, json_option, table
+from faceplay.clikit import emit_json, json_option, progress_enabled, table
 from faceplay.errors import FaceplayError, InputError, InputNotFoundError
 
 log = logging.getLogger(__name__)
@@ -120,49 +120,26 @@ def _analyze_image(fa, path: Path, wanted, as_json: bool, embedding: bool, dest:
 
 
 def _analyze_video(fa, path: Path, wanted, as_json: bool, embedding: bool, dest: Path | None, *, smoothing: bool) -> None:
-    from faceplay.face.annotate import annotate
-    from faceplay.media import VideoReader, VideoWriter
+    """Track a video through the runner: JSON lines per frame, and/or an annotated copy with the audio."""
+    from faceplay.effects.annotate import AnnotateEffect
+    from faceplay.face.types import RunningMode
+    from faceplay.runner import Runner
 
-    writer = None
-    reader = VideoReader(path)
-    if dest is not None:
-        writer = VideoWriter(dest, reader.fps, reader.width, reader.height, audio_from=path)
-    frames_with_faces, tracks = 0, set()
-    try:
-        for res, frame in _zip_frames(fa, reader, wanted, smoothing):
-            if res.faces:
-                frames_with_faces += 1
-            tracks.update(f.track_id for f in res.faces)
-            if as_json:
-                emit_json({"path": str(path), "frame": res.index, "timestamp": round(res.timestamp, 4),
-                           "faces": [f.to_dict(embedding=embedding) for f in res.faces]})
-            if writer is not None:
-                writer.write(annotate(frame.rgb, res.faces, landmarks=True))
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
-    finally:
-        reader.close()
-    if writer is not None:
-        writer.close()
+    tracks: set = set()
+
+    def on_frame(res, _out) -> None:
+        tracks.update(f.track_id for f in res.faces)
+        if as_json:
+            emit_json({"path": str(path), "frame": res.index, "timestamp": round(res.timestamp, 4),
+                       "faces": [f.to_dict(embedding=embedding) for f in res.faces]})
+
+    fx = AnnotateEffect(wanted, max_faces=fa.max_faces)
+    with Runner(fx, RunningMode.VIDEO, analyzer=fa, smoothing=smoothing) as run:
+        summary = run.video(path, dest, progress=progress_enabled(as_json), on_frame=on_frame, apply_effect=dest is not None)
     if not as_json:
-        click.echo(f"{path}: {reader.decoded_frames} frames, faces in {frames_with_faces}, {len(tracks)} track(s)")
+        click.echo(f"{path}: {summary.frames} frames, faces in {summary.frames_with_faces}, {len(tracks)} track(s)")
         if dest is not None:
             click.echo(f"annotated video written to {dest}")
-
-
-def _zip_frames(fa, reader, wanted, smoothing):
-    """Yield (FrameResult, Frame) pairs, keeping each frame for drawing."""
-    held = {}
-
-    def frames():
-        for fr in reader:
-            held["frame"] = fr
-            yield fr
-
-    for res in fa.track(frames(), fields=wanted, smoothing=smoothing, progress=True):
-        yield res, held["frame"]
 
 
 def _face_table(faces) -> str:
