@@ -37,7 +37,7 @@ def gallery() -> None:
               help="Identity model for a new gallery [sface; arcface is non-commercial, opt-in]. "
                    "An existing gallery keeps its model.")
 @click.option("--index", default="auto", show_default=True,
-              help="Vector index: auto|flat|ivf_sq8|hnsw (folder) or HNSW|IVF_SQ8|IVF_FLAT|FLAT (Milvus).")
+              help="Vector index: auto|flat|ivf_sq8|ivf_hnsw_sq8|hnsw (folder) or HNSW|IVF_SQ8|IVF_FLAT|FLAT (Milvus).")
 @click.option("--video-fps", type=click.FloatRange(0.1, 30), default=2.0, show_default=True,
               help="Video frames sampled per second.")
 @click.option("--dedupe", type=click.FloatRange(0.0, 1.0), default=0.80, show_default=True,

@@ -77,7 +77,7 @@ class EmbeddedStore(GalleryStore):
     """A gallery in a local folder (see the module docstring).
 
     ``index`` chooses the FAISS index: ``auto`` (exact below 50k entries,
-    IVF-SQ8 above), ``flat``, ``ivf_sq8`` or ``hnsw``.
+    IVF-SQ8 above, IVF-HNSW-SQ8 from 2M), ``flat``, ``ivf_sq8``, ``ivf_hnsw_sq8`` or ``hnsw``.
     """
 
     backend = "faiss"
@@ -275,8 +275,9 @@ class EmbeddedStore(GalleryStore):
         return c
 
     # -- the FAISS cache ---------------------------------------------------------
-    def _rows_after(self, seq: int) -> tuple[np.ndarray, np.ndarray, int]:
-        rows = self._db.execute("SELECT seq, id, embedding FROM faces WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
+    def _rows_after(self, seq: int, limit: int = -1) -> tuple[np.ndarray, np.ndarray, int]:
+        rows = self._db.execute("SELECT seq, id, embedding FROM faces WHERE seq > ? ORDER BY seq LIMIT ?",
+                                (seq, limit)).fetchall()
         if not rows:
             return np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64), seq
         ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
@@ -308,11 +309,16 @@ class EmbeddedStore(GalleryStore):
             self._load_cache(gen)
         if self._index is not None and (self._index_gen != gen or faiss_index.kind_of(self._index) != self._wanted_kind(n)):
             self._index = None
-        if self._index is None:
-            vecs, ids, last = self._rows_after(0)
-            log.info("building %s index over %d gallery faces", self._wanted_kind(len(ids)), len(ids))
-            self._index = faiss_index.build(vecs, ids, self._wanted_kind(len(ids)))
-            self._index_gen, self._index_seq, self._dirty = gen, last, True
+        if self._index is None:  # built from chunks of rows: RAM holds the index and one chunk (10M faces: a few GB)
+            log.info("building %s index over %d gallery faces", self._wanted_kind(n), n)
+            self._index_seq = 0
+
+            def chunks():
+                while len((got := self._rows_after(self._index_seq, faiss_index.CHUNK))[1]):
+                    self._index_seq = got[2]
+                    yield got[:2]
+            self._index = faiss_index.build_from_chunks(chunks(), n, self.dim, self._wanted_kind(n))
+            self._index_gen, self._dirty = gen, True
             return
         vecs, ids, last = self._rows_after(self._index_seq)
         if len(ids):
