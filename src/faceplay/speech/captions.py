@@ -269,7 +269,7 @@ def _parse_ts(s: str) -> float:
     if not m:
         raise InputError(f"bad caption timestamp {s!r}")
     h, mi, se, ms = m.groups()
-    return int(h or 0) * 3600 + int(mi) * 60 + int(se) + int(ms) / 1000
+    return round(int(h or 0) * 3600 + int(mi) * 60 + int(se) + int(ms) / 1000, 3)  # 6 + 0.56 is 6.5600000000000005
 
 
 def parse_captions(text: str) -> list[Cue]:

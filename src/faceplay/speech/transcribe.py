@@ -47,8 +47,10 @@ DECODE_GUARDS = {
 ZH_PROMPT: str | None = None
 
 #: Clips up to this long are recognised whole (a lone word or a count is easy for the
-#: voice-activity detector to clip or miss), unless they are silent.
+#: voice-activity detector to clip or miss) when a more sensitive detector
+#: (speech probability ``SHORT_VAD_THRESHOLD`` instead of 0.5) hears any speech in them.
 SHORT_CLIP_S = 6.0
+SHORT_VAD_THRESHOLD = 0.3
 #: Silence kept around each stretch of speech found by the voice-activity detector.
 SPEECH_PAD_MS = 400
 #: Silence added before and after the audio given to Whisper when it is short: Whisper
@@ -101,15 +103,11 @@ class Transcript:
         return asdict(self) | {"text": self.text}
 
 
-def _speech_chunks(audio: np.ndarray, min_silence_ms: int) -> list[dict]:
+def _speech_chunks(audio: np.ndarray, min_silence_ms: int, threshold: float = 0.5) -> list[dict]:
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    return get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=min_silence_ms, speech_pad_ms=SPEECH_PAD_MS))
-
-
-def _has_sound(audio: np.ndarray) -> bool:
-    """True unless the clip is digital silence or a faint hiss (peak below -50 dBFS)."""
-    return bool(len(audio)) and float(np.max(np.abs(audio))) > 10 ** (-50 / 20)
+    opts = VadOptions(threshold=threshold, min_silence_duration_ms=min_silence_ms, speech_pad_ms=SPEECH_PAD_MS)
+    return get_speech_timestamps(audio, opts)
 
 
 def _pick_language(model, speech: np.ndarray) -> tuple[str, float]:
@@ -248,8 +246,8 @@ def transcribe(
     whole = [{"start": 0, "end": len(audio)}]
     if not vad:
         chunks = whole
-    elif duration <= SHORT_CLIP_S:
-        chunks = whole if _has_sound(audio) else []
+    elif duration <= SHORT_CLIP_S:  # any speech at all (a more sensitive VAD): recognise the whole clip
+        chunks = whole if _speech_chunks(audio, min_silence_ms, SHORT_VAD_THRESHOLD) else []
     else:
         chunks = _speech_chunks(audio, min_silence_ms)
     speech_s = sum(c["end"] - c["start"] for c in chunks) / SAMPLE_RATE
