@@ -50,15 +50,9 @@ def matrix_from_euler(yaw: float, pitch: float, roll: float, translation=(0.0, 0
 
 def projection_matrix(width: int, height: int, *, near: float = NEAR, far: float = FAR) -> np.ndarray:
     """OpenGL perspective projection (column vectors) matching MediaPipe's face geometry camera."""
-    f = 1.0 / math.tan(math.radians(VERTICAL_FOV_DEG) / 2.0)
-    aspect = width / float(height)
-    p = np.zeros((4, 4), dtype=np.float32)
-    p[0, 0] = f / aspect
-    p[1, 1] = f
-    p[2, 2] = (far + near) / (near - far)
-    p[2, 3] = 2.0 * far * near / (near - far)
-    p[3, 2] = -1.0
-    return p
+    from faceplay.render.camera import perspective
+
+    return perspective(VERTICAL_FOV_DEG, width / float(height), near, far)
 
 
 def project(points_cm: np.ndarray, matrix: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -133,6 +133,27 @@ class Face:
         lm = self.landmarks
         return np.stack([lm[468, :2], lm[473, :2], lm[1, :2], lm[61, :2], lm[291, :2]]).astype(np.float32)
 
+    def attributes_dict(self) -> dict[str, Any]:
+        """The optional attributes that are known, JSON-ready (unknown ones left out)."""
+        d: dict[str, Any] = {}
+        if self.age is not None:
+            d["age"] = round(float(self.age), 1)
+        if self.gender is not None:
+            d["gender"] = self.gender
+            if self.gender_score is not None:
+                d["gender_score"] = round(float(self.gender_score), 4)
+        if self.expression is not None:
+            d["expression"] = self.expression
+            if self.expression_scores:
+                d["expression_scores"] = {k: round(float(v), 4) for k, v in self.expression_scores.items()}
+        if self.skin_tone is not None:
+            d["skin_tone"] = self.skin_tone.to_dict()
+        if self.face_shape is not None:
+            d["face_shape"] = self.face_shape
+        if self.quality is not None:
+            d["quality"] = self.quality.to_dict()
+        return d
+
     def to_dict(self, *, embedding: bool = False, landmarks: bool = True) -> dict[str, Any]:
         """JSON-ready dict in the CLI's schema (``embedding`` only when asked)."""
         x, y, w, h = self.box
@@ -146,20 +167,7 @@ class Face:
             d["landmarks"] = np.round(self.landmarks.astype(float), 2).tolist()
         d["blendshapes"] = {k: round(float(v), 4) for k, v in self.blendshapes.items()}
         d["pose"] = self.pose.to_dict()
-        if self.age is not None:
-            d["age"] = round(float(self.age), 1)
-        if self.gender is not None:
-            d["gender"] = self.gender
-            d["gender_score"] = round(float(self.gender_score or 0.0), 4)
-        if self.expression is not None:
-            d["expression"] = self.expression
-            d["expression_scores"] = {k: round(float(v), 4) for k, v in (self.expression_scores or {}).items()}
-        if self.skin_tone is not None:
-            d["skin_tone"] = self.skin_tone.to_dict()
-        if self.face_shape is not None:
-            d["face_shape"] = self.face_shape
-        if self.quality is not None:
-            d["quality"] = self.quality.to_dict()
+        d.update(self.attributes_dict())
         if embedding and self.embedding is not None:
             d["embedding"] = [round(float(v), 6) for v in self.embedding]
             d["embedding_model"] = self.embedding_model

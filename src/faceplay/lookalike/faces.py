@@ -96,24 +96,8 @@ class FaceSource:
 
 
 def attributes_of(face: Face) -> dict[str, Any]:
-    """The gallery's attribute dict of a face (JSON-ready, unknowns left out)."""
-    d: dict[str, Any] = {}
-    if face.age is not None:
-        d["age"] = round(float(face.age), 1)
-    if face.gender is not None:
-        d["gender"] = face.gender
-        d["gender_score"] = round(float(face.gender_score if face.gender_score is not None else 1.0), 4)
-    if face.expression is not None:
-        d["expression"] = face.expression
-        if face.expression_scores:
-            d["expression_scores"] = {k: round(float(v), 4) for k, v in face.expression_scores.items()}
-    if face.skin_tone is not None:
-        d["skin_tone"] = face.skin_tone.to_dict()
-    if face.face_shape is not None:
-        d["face_shape"] = face.face_shape
-    if face.quality is not None:
-        d["quality"] = face.quality.to_dict()
-    return d
+    """The gallery's attribute dict of a face (JSON-ready, unknowns left out): :meth:`Face.attributes_dict`."""
+    return face.attributes_dict()
 
 
 def thumbnail(rgb: np.ndarray, box: tuple[float, float, float, float], size: int = THUMB_SIZE, quality: int = 85) -> bytes:
