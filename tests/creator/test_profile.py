@@ -52,7 +52,7 @@ def test_calibrate_then_profile_shapes_every_frame(clip, raw, tmp_path):
     prof = json.loads(prof_path.read_text())
     assert prof["format"] == "faceplay-profile" and prof["version"] == 1 and prof["smoothing"] == 0
     assert set(prof["neutral"]) == set(BLENDSHAPE_NAMES) and prof["info"]["frames"] >= 29
-    first = [ln for ln in raw if ln["time"] <= 1.0 + 1e-6]
+    first = [ln for ln in raw if ln["timestamp"] <= 1.0 + 1e-6]
     med = np.median([ln["blendshapes"]["eyeSquintLeft"] for ln in first])
     assert abs(prof["neutral"]["eyeSquintLeft"] - med) < 2e-3 and prof["neutral"]["eyeSquintLeft"] > 0.05
     assert prof["neutral"]["eyeLookInLeft"] == 0  # gaze is not calibrated
@@ -62,7 +62,7 @@ def test_calibrate_then_profile_shapes_every_frame(clip, raw, tmp_path):
     assert len(cal) == len(raw)
     for a, b in zip(cal, raw):
         got = np.array([a["blendshapes"][n] for n in BLENDSHAPE_NAMES])
-        want = np.array([b["blendshapes"][n] for n in BLENDSHAPE_NAMES]) if a["time"] <= 1.0 + 1e-6 else shaped(b, prof)
+        want = np.array([b["blendshapes"][n] for n in BLENDSHAPE_NAMES]) if a["timestamp"] <= 1.0 + 1e-6 else shaped(b, prof)
         assert np.abs(got - want).max() < 3e-3, a["frame"]
     # --profile shapes from the first frame; the head pose is taken relative to the resting head
     used = lines(run("track", clip, "--seconds", 1, "--json", "--profile", prof_path))

@@ -43,7 +43,7 @@ class Sample:
         """The ``faceplay track --json`` line."""
         yaw, pitch, roll = self.angles
         return {
-            "frame": self.index, "time": round(self.time, 4), "tracked": self.tracked,
+            "frame": self.index, "timestamp": round(self.time, 4), "tracked": self.tracked,
             "blendshapes": {n: round(float(v), 4) for n, v in zip(BLENDSHAPE_NAMES, self.weights)},
             "head": {"yaw": round(yaw, 3), "pitch": round(pitch, 3), "roll": round(roll, 3),
                      "rotation": [round(float(v), 6) for v in self.quat],

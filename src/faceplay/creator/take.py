@@ -101,8 +101,8 @@ class GlbTakeWriter:
         self.path = Path(path)
         src = builtin_path(str(avatar)) if str(avatar) in builtin_names() else Path(avatar)
         if src.suffix.lower() not in (".glb", ".vrm"):
-            raise GltfError(f"{src}: a take needs a .glb or .vrm avatar (glTF 2.0 binary) or a built-in name "
-                            f"({', '.join(builtin_names())})")
+            raise GltfError(f"--avatar {avatar}: not a built-in avatar ({', '.join(builtin_names())}) nor a .glb/.vrm file "
+                            "(glTF 2.0 binary with ARKit morph targets)")
         targets = resolve_targets(load_asset(src), mapping)  # ARKit name -> [(target name, weight)]
         self.gltf, self.bin = read_glb_chunks(src)
         _drop_hidden_parts(self.gltf)
