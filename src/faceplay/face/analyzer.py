@@ -23,7 +23,7 @@ import numpy as np
 from faceplay.errors import ConfigError, InputError, NoFaceError
 from faceplay.face.detect import PhotoFaceDetector
 from faceplay.face.embed import EmbeddingModel, cosine, embedding_model
-from faceplay.face.types import FIELDS, Face, FrameResult
+from faceplay.face.types import FIELD_PROVIDERS, FIELDS, Face, FrameResult
 from faceplay.media.frame import Frame
 from faceplay.media.image import read_image
 
@@ -107,29 +107,44 @@ class FaceAnalyzer:
         return faces
 
     def complete(self, frame: Frame, faces: Sequence[Face], fields: Iterable[str] | str | None) -> None:
-        """Compute the requested optional fields for faces already found (never re-detects)."""
+        """Compute the requested optional fields for faces already found (never re-detects).
+
+        Each field is filled by its provider (:data:`~faceplay.face.types.FIELD_PROVIDERS`);
+        a provider that fills several fields (age and gender) runs once per face.
+        """
         wanted = normalize_fields(fields)
         if not wanted or not faces:
             return
         for face in faces:
-            if "embedding" in wanted and face.embedding is None:
-                self._embedder.get(frame, face)
-            if ("age" in wanted or "gender" in wanted) and (face.age is None or face.gender is None):
-                self._age_gender_model().get(frame, face)
-            if "expression" in wanted and face.expression is None:
-                self._emotion_model().get(frame, face)
-            if "skin_tone" in wanted and face.skin_tone is None:
-                from faceplay.face.skin import skin_tone
+            done: set[str] = set()
+            for name in wanted:
+                provider = FIELD_PROVIDERS[name]
+                if getattr(face, name) is not None or provider in done:
+                    continue
+                self._provider(provider)(frame, face)
+                done.add(provider)
 
-                skin_tone(frame, face)
-            if "face_shape" in wanted and face.face_shape is None:
-                from faceplay.face.shape import face_shape
+    def _provider(self, name: str):
+        """The callable (frame, face) that fills the fields of provider ``name``."""
+        if name == "embedding":
+            return self._embedder.get
+        if name == "age_gender":
+            return self._age_gender_model().get
+        if name == "emotion":
+            return self._emotion_model().get
+        if name == "skin_tone":
+            from faceplay.face.skin import skin_tone
 
-                face_shape(face)
-            if "quality" in wanted and face.quality is None:
-                from faceplay.face.quality import quality
+            return skin_tone
+        if name == "face_shape":
+            from faceplay.face.shape import face_shape
 
-                quality(frame, face)
+            return lambda frame, face: face_shape(face)
+        if name == "quality":
+            from faceplay.face.quality import quality
+
+            return quality
+        raise ConfigError(f"no provider {name!r} for a face field")
 
     def _age_gender_model(self):
         if self._age_gender is None:

@@ -18,42 +18,22 @@ from typing import Any
 
 import numpy as np
 
-from faceplay import models as store
 from faceplay.face.types import Face
 from faceplay.media.frame import Frame
+from faceplay.models.onnx_model import OnnxModel
 
 log = logging.getLogger(__name__)
 
 
-class Model(ABC):
+class Model(OnnxModel, ABC):
     """Base class of the ONNX face models.
 
     Subclasses set :attr:`name` (a manifest name) and implement
     :meth:`preprocess` and :meth:`postprocess`. :attr:`precision` chooses the
     file variant: ``"fp32"``, ``"int8"`` or ``"auto"`` (the INT8 variant where
-    this machine's self-check found it accurate and faster, else float).
+    this machine's self-check found it accurate and faster, else float);
+    loading is :class:`~faceplay.models.onnx_model.OnnxModel`'s.
     """
-
-    name: str = ""
-
-    def __init__(self, *, precision: str = "auto", threads: int = 1) -> None:
-        self.precision = precision
-        self.threads = threads
-        self._session = None
-        self._input_name: str | None = None
-
-    # -- loading ---------------------------------------------------------
-    def model_name(self) -> str:
-        """The manifest entry actually used for the requested precision."""
-        return resolve_variant(self.name, self.precision)
-
-    def prepare(self) -> None:
-        """Load the model (once)."""
-        if self._session is None:
-            name = self.model_name()
-            self._session = store.onnx_session(name, threads=self.threads)
-            self._input_name = self._session.get_inputs()[0].name
-            log.debug("loaded %s (%s)", name, self.precision)
 
     # -- the three steps -------------------------------------------------
     @abstractmethod
@@ -62,8 +42,7 @@ class Model(ABC):
 
     def forward(self, x: np.ndarray) -> list[np.ndarray]:
         """Run the network."""
-        self.prepare()
-        return self._session.run(None, {self._input_name: x})
+        return self.run(x)
 
     @abstractmethod
     def postprocess(self, outputs: list[np.ndarray], face: Face) -> Any:

@@ -10,6 +10,7 @@ import click
 
 from faceplay.clikit import emit_json, json_option, progress_enabled, table
 from faceplay.errors import FaceplayError, InputError, InputNotFoundError
+from faceplay.face.types import FIELD_GROUPS, FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def iter_inputs(paths: tuple[str, ...]) -> Iterator[Path]:
 @click.option("--embedding-model", type=click.Choice(["sface", "arcface"]), default="sface", show_default=True,
               help="arcface is stronger but NON-COMMERCIAL (fetch it with `faceplay models fetch arcface`).")
 @click.option("--fields", default="all", show_default=True,
-              help="Comma-separated optional fields: age,gender,expression,skin_tone,face_shape,quality,embedding (or all / attributes / none).")
+              help=f"Comma-separated optional fields: {','.join(FIELDS)} (or {' / '.join(FIELD_GROUPS)} / none).")
 @click.option("-o", "--output", type=click.Path(), help="Annotated image or video (or a folder when several inputs).")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "int8"]), default="auto", show_default=True)
 @click.option("--no-smoothing", is_flag=True, help="Video: raw per-frame landmarks (no One-Euro filter).")

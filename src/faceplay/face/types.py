@@ -30,7 +30,15 @@ EXPRESSIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "sur
 FACE_SHAPES: tuple[str, ...] = ("oval", "round", "square", "heart", "oblong")
 
 #: Every optional field :meth:`FaceAnalyzer.analyze` can compute on request.
-FIELDS: tuple[str, ...] = ("embedding", "age", "gender", "expression", "skin_tone", "face_shape", "quality")
+#: optional Face field -> the provider that fills it (one model or function may fill several fields);
+#: FaceAnalyzer.complete, the CLI's --fields and the web API's field list all derive from this table
+FIELD_PROVIDERS: dict[str, str] = {
+    "embedding": "embedding", "age": "age_gender", "gender": "age_gender", "expression": "emotion",
+    "skin_tone": "skin_tone", "face_shape": "face_shape", "quality": "quality",
+}
+FIELDS: tuple[str, ...] = tuple(FIELD_PROVIDERS)
+#: what ``fields=`` accepts besides the field names
+FIELD_GROUPS: tuple[str, ...] = ("attributes", "all")
 
 
 class RunningMode(str, Enum):

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from faceplay import models as store
 from faceplay.errors import ConfigError
 from faceplay.matting._image import as_rgb
 from faceplay.media.frame import Frame
+from faceplay.models.onnx_model import OnnxModel
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class MattingResult:
     foreground: np.ndarray  #: (H, W, 3) float32 0..1 RGB foreground colour (un-mixed from the background)
 
 
-class VideoMatting:
+class VideoMatting(OnnxModel):
     """Per-frame alpha matte of the people in a video, with temporal memory.
 
     RVM carries four recurrent states from frame to frame, so the matte gets
@@ -47,18 +47,11 @@ class VideoMatting:
     def __init__(self, *, long_side: int = 512, threads: int = 1) -> None:
         if not 64 <= long_side <= 2048:
             raise ConfigError(f"long_side must be between 64 and 2048 pixels, not {long_side}")
+        super().__init__(precision="fp32", threads=threads)
         self.long_side = int(long_side)
-        self.threads = threads
-        self._session = None
         self._state: dict[str, np.ndarray] | None = None
         self._size: tuple[int, int] | None = None
         self.frames_seen = 0
-
-    def prepare(self) -> None:
-        """Load the model (once)."""
-        if self._session is None:
-            self._session = store.onnx_session(self.name, threads=self.threads)
-            self._outputs = [o.name for o in self._session.get_outputs()]
 
     def reset(self) -> None:
         """Forget the recurrent state (start of a new video or shot)."""
@@ -85,7 +78,7 @@ class VideoMatting:
         interp = cv2.INTER_AREA if H > h else cv2.INTER_LINEAR
         src = cv2.resize(rgb, (w, h), interpolation=interp).astype(np.float32)[None] * (1.0 / 255.0)
         state = self._state or {k: np.zeros((), np.float32) for k in _STATE_NAMES}
-        res = dict(zip(self._outputs, self._session.run(None, {"src": src, **state})))
+        res = dict(zip(self._output_names, self._session.run(None, {"src": src, **state})))
         self._state = {f"r{i}i": res[f"r{i}o"] for i in range(1, 5)}
         self.frames_seen += 1
         alpha = cv2.resize(res["pha"][0, :, :, 0], (W, H), interpolation=cv2.INTER_LINEAR)
@@ -102,5 +95,5 @@ class VideoMatting:
 
     def close(self) -> None:
         """Release the session and the state."""
-        self._session = None
+        self.release()
         self.reset()

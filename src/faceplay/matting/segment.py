@@ -7,10 +7,10 @@ import logging
 import cv2
 import numpy as np
 
-from faceplay import models as store
 from faceplay.errors import ConfigError
 from faceplay.matting._image import as_rgb
 from faceplay.media.frame import Frame
+from faceplay.models.onnx_model import OnnxModel
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 SEGMENTERS: dict[str, tuple[int, int]] = {"selfie": (256, 256), "meet": (144, 256)}
 
 
-class PersonSegmenter:
+class PersonSegmenter(OnnxModel):
     """Person (foreground) probability per pixel for one image.
 
     Args:
@@ -35,15 +35,8 @@ class PersonSegmenter:
     def __init__(self, model: str = "selfie", *, threads: int = 1) -> None:
         if model not in SEGMENTERS:
             raise ConfigError(f"unknown segmentation model {model!r}; choose one of {', '.join(SEGMENTERS)}")
+        super().__init__(precision="fp32", threads=threads)
         self.name = model
-        self.threads = threads
-        self._session = None
-
-    def prepare(self) -> None:
-        """Load the model (once)."""
-        if self._session is None:
-            self._session = store.onnx_session(self.name, threads=self.threads)
-            self._input = self._session.get_inputs()[0].name
 
     def preprocess(self, rgb: np.ndarray) -> np.ndarray:
         """RGB uint8 (H, W, 3) -> (1, h, w, 3) float32 0..1 at the model's input size."""
@@ -53,8 +46,8 @@ class PersonSegmenter:
         return x[None]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self.prepare()
-        return self._session.run(None, {self._input: x})[0]
+        """The network's first output for ``x``."""
+        return self.run(x)[0]
 
     def postprocess(self, y: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """Network output -> (H, W) float32 person probability at ``size`` = (H, W)."""

@@ -21,6 +21,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 import faceplay
+from faceplay.face.types import FIELD_GROUPS, FIELDS
 from faceplay.web.effects import build_rig, encode_image
 from faceplay.web.engines import Engines, feature_available, require
 from faceplay.web.errors import HTTPError
@@ -33,7 +34,7 @@ from faceplay.web.uploads import (
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api")
 
-FIELD_CHOICES = ("embedding", "age", "gender", "expression", "skin_tone", "face_shape", "quality", "attributes", "all")
+FIELD_CHOICES = FIELDS + FIELD_GROUPS
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Bad request (JSON: error)"},
     401: {"description": "Missing or wrong bearer token"},
