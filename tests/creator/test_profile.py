@@ -111,3 +111,21 @@ def test_avatar_driver_takes_the_profile(analyzer, faces_dir):
     want_blink = np.clip(raw[i["eyeBlinkLeft"]], 0, 1) ** 0.5 * drv.gain[i["eyeBlinkLeft"]]
     assert w[i["eyeBlinkLeft"]] == pytest.approx(min(1.0, want_blink), abs=1e-5)
     assert drv.gain[i["mouthSmileLeft"]] == pytest.approx(2.0 * 1.2)  # the profile's gain times the cartoon boost
+
+
+def test_avatar_driver_can_remove_the_resting_head_rotation(analyzer, faces_dir):
+    """With neutral_head the profile's resting rotation is taken out of the model matrix (side-by-side / avatar-only)."""
+    from faceplay.avatar.driver import FaceDriver
+    from faceplay.creator.arkit import matrix_to_quat
+    from faceplay.creator.profile import Profile
+
+    face = analyzer.analyze(faces_dir / "obama3.jpg")[0]
+    m = np.asarray(face.pose.matrix, np.float64)
+    u, _, vt = np.linalg.svd(m[:3, :3])
+    rest = matrix_to_quat(u @ vt)  # this very face is the resting pose
+    drv = FaceDriver(Profile(head_neutral=tuple(rest)).driver_settings(pose_smoothing=0.0))
+    same = drv.pose(face, temporal=False)
+    assert np.allclose(same, m, atol=1e-5)  # replace mode: the real head's pose, untouched
+    straight = drv.pose(face, temporal=False, neutral_head=True)
+    r = straight[:3, :3] / np.cbrt(np.linalg.det(straight[:3, :3]))
+    assert np.allclose(r, np.eye(3), atol=1e-4) and np.allclose(straight[:3, 3], m[:3, 3], atol=1e-4)

@@ -42,6 +42,13 @@ DEFAULT_BOOST: dict[str, float] = {"eyeBlinkLeft": 1.25, "eyeBlinkRight": 1.25, 
                                    "mouthSmileRight": 1.2, "browInnerUp": 1.2}
 
 
+def _quat_matrix(q) -> np.ndarray:
+    x, y, z, w = (float(v) for v in q)
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
 def parse_gains(items) -> dict[str, float]:
     """``["mouth=1.5", "eyes=0.8"]`` or a dict -> {group or ARKit name: gain}."""
     if isinstance(items, dict):
@@ -95,6 +102,7 @@ class DriverSettings:
     adapt: float = 0.004  #: how fast the learnt neutral may rise per frame (it drops at once)
     neutral: dict[str, float] | None = None  #: fixed resting values per ARKit name (no learning)
     curve: dict[str, float] | None = None  #: response exponent per ARKit name (1 = linear)
+    head_neutral: tuple[float, float, float, float] | None = None  #: resting head rotation (x, y, z, w) of a profile
 
 
 class FaceDriver:
@@ -141,9 +149,16 @@ class FaceDriver:
             self._w = w
         return w.astype(np.float32)
 
-    def pose(self, face: Face, *, temporal: bool = True) -> np.ndarray:
-        """Smoothed 4x4 model matrix (canonical face space -> camera space)."""
+    def pose(self, face: Face, *, temporal: bool = True, neutral_head: bool = False) -> np.ndarray:
+        """Smoothed 4x4 model matrix (canonical face space -> camera space).
+
+        ``neutral_head`` removes the profile's resting head rotation (for an avatar
+        that is not drawn over the real head: side by side, avatar only).
+        """
         m = np.asarray(face.pose.matrix, np.float64)
+        if neutral_head and self.s.head_neutral is not None:
+            m = m.copy()
+            m[:3, :3] = _quat_matrix(self.s.head_neutral).T @ m[:3, :3]
         if temporal and self._m is not None and self.s.pose_smoothing > 0:
             a = self.s.pose_smoothing
             mm = a * self._m + (1 - a) * m

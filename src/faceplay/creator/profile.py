@@ -74,7 +74,8 @@ class Profile:
         from faceplay.avatar.driver import DriverSettings
 
         kw = dict(smoothing=self.smoothing, calibrate=True, gains={k: v for k, v in self.gain.items() if v != 1.0},
-                  neutral=dict(self.neutral), curve={k: v for k, v in self.curve.items() if v != 1.0})
+                  neutral=dict(self.neutral), curve={k: v for k, v in self.curve.items() if v != 1.0},
+                  head_neutral=tuple(self.head_neutral))
         kw.update(overrides)
         return DriverSettings(**kw)
 
