@@ -36,7 +36,7 @@ class RelightStreamState(EffectState):
 
 
 class RelightEffect(Effect):
-    """Relight every face of a frame with ``rig`` at ``strength`` (0..1), blended by ``blend``.
+    """Relight every face of a frame with ``rig`` at ``strength`` (0..2, 1 = the rig as designed), blended by ``blend``.
 
     ``relighters`` may pass existing (photo, video) :class:`Relighter` objects to
     share their GL context; otherwise they are created on first use and closed
@@ -49,8 +49,8 @@ class RelightEffect(Effect):
     def __init__(self, rig: Rig, strength: float = 0.8, *, blend: str = "ratio", matte: str = "auto",
                  keep_layers: bool = False, photo_relighter: Relighter | None = None,
                  video_relighter: Relighter | None = None) -> None:
-        if not 0.0 <= float(strength) <= 1.0:
-            raise ConfigError(f"strength must be between 0 and 1, not {strength}")
+        if not 0.0 <= float(strength) <= 2.0:
+            raise ConfigError(f"strength must be between 0 and 2, not {strength}")
         self.rig = rig
         self.strength = float(strength)
         self.blend = blend
