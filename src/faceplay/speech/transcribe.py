@@ -221,8 +221,12 @@ def transcribe(
     ``language`` is ``"auto"`` (the likelier of Chinese and English), ``"zh"`` or
     ``"en"``. With ``vad`` (default) silence is skipped by the Silero
     voice-activity detector; audio without speech returns an empty transcript
-    without running the recogniser. Words carry their own timestamps.
-    ``progress`` shows a tqdm bar (seconds of audio) on stderr. ``model`` is a
+    without running the recogniser. Clips up to :data:`SHORT_CLIP_S` seconds
+    (a lone word, a count) are recognised whole when a more sensitive detector
+    hears any speech. Words carry their own timestamps. No caption is a
+    hallucination loop: :data:`DECODE_GUARDS` re-decode or skip suspicious
+    windows, and a segment repeating a short pattern 5 times is decoded again
+    or dropped (:func:`_decode`). ``progress`` shows a tqdm bar (seconds of audio) on stderr. ``model`` is a
     faster-whisper ``WhisperModel`` to use instead of the shared int8 one.
     ``zh_script`` converts Chinese output to ``"simplified"`` (default) or
     ``"traditional"`` characters with OpenCC, word by word so timings stay.
