@@ -29,7 +29,7 @@ def quantize_models(*args, **kwargs):
 
 
 def run_models_bench(*args, **kwargs):
-    """See :func:`faceplay.quantize.bench.run_models_bench`."""
-    from faceplay.quantize.bench import run_models_bench as _b
+    """See :func:`faceplay.bench.models.run_models_bench`."""
+    from faceplay.bench.models import run_models_bench as _b
 
     return _b(*args, **kwargs)

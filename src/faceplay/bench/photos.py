@@ -22,7 +22,7 @@ def run_photos_bench(faces_dir: Path, *, rounds: int = 5) -> dict:
     """Per-photo ms of one-scale vs pyramid detection (+ landmarks); JSON-able."""
     import cv2
 
-    from faceplay.face.bench import machine
+    from faceplay.bench.harness import machine
     from faceplay.face.detect import DETECT_MAX_SIDE, PhotoFaceDetector
     from faceplay.media import read_image
 
@@ -66,7 +66,7 @@ def run_photos_bench(faces_dir: Path, *, rounds: int = 5) -> dict:
 @json_option
 def photos(rounds, as_json):
     """Photo analysis: two-scale detection pyramid vs one scale (time, faces, close-ups found)."""
-    from faceplay.bench import shared_data
+    from faceplay.bench.harness import shared_data
 
     res = run_photos_bench(shared_data() / "faces", rounds=rounds)
     if as_json:

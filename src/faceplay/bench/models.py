@@ -19,7 +19,7 @@ def run_models_bench(names: list[str] | None = None, *, runs: int = 40, radar: i
     """Measure every (float, INT8) pair; returns a JSON-able dict."""
     from faceplay.models import store
     from faceplay.errors import ConfigError
-    from faceplay.machine import machine_summary
+    from faceplay.bench.harness import machine
     from faceplay.models.precision import machine_decision
     from faceplay.quantize import data, speed, validate
     from faceplay.quantize.specs import SPECS
@@ -61,7 +61,7 @@ def run_models_bench(names: list[str] | None = None, *, runs: int = 40, radar: i
             "auto_uses_int8": bool(decision and decision.use_int8),
             "why": decision.reason if decision else "",
         })
-    return {"machine": machine_summary(), "runs": runs, "validation_images": len(val), "models": rows}
+    return {"machine": machine(), "runs": runs, "validation_images": len(val), "models": rows}
 
 
 def _acc_text(a: dict) -> str:

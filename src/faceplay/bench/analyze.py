@@ -15,40 +15,17 @@ Stages, on the decoded frames of a real clip (decode timed separately):
 from __future__ import annotations
 
 import gc
-import os
-import platform
 import statistics
 import time
 import tracemalloc
 from pathlib import Path
 
 import click
-import numpy as np
 
+from faceplay.bench.harness import describe_machine, machine, rss_mb, shared_data
+from faceplay.bench.harness import stats as _stats
 from faceplay.clikit import emit_json, json_option, table
 
-DEFAULT_CLIP = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "faces" / "short_hamilton_clip.mp4"
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
-
-
-def _stats(ms: list[float]) -> dict:
-    a = np.asarray(ms)
-    return {"median_ms": round(float(np.median(a)), 3), "p90_ms": round(float(np.percentile(a, 90)), 3),
-            "mean_ms": round(float(a.mean()), 3), "n": int(len(a))}
-
-
-def machine() -> dict:
-    """What the benchmark ran on: CPU model, int8 features, cores, load, Python and onnxruntime versions."""
-    import onnxruntime
-
-    from faceplay.machine import machine_summary
-
-    return {**machine_summary(), "cpu": machine_summary()["model"], "python": platform.python_version(),
-            "onnxruntime": onnxruntime.__version__}
 
 
 def run_analyze_bench(clip: Path, long_frames: int = 1000, precision: str = "auto") -> dict:
@@ -154,7 +131,7 @@ def run_analyze_bench(clip: Path, long_frames: int = 1000, precision: str = "aut
                         ts += dt
                         if n in (100, long_frames):
                             gc.collect()
-                            rss[n] = _rss_mb()
+                            rss[n] = rss_mb()
                         bar.update(1)
 
     raw = _stats(raw_ms)
@@ -180,13 +157,14 @@ def run_analyze_bench(clip: Path, long_frames: int = 1000, precision: str = "aut
 
 
 @click.command()
-@click.option("--clip", type=click.Path(exists=True, dir_okay=False), default=str(DEFAULT_CLIP), show_default=True)
+@click.option("--clip", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Video to track [default: the hamilton clip of the shared test data].")
 @click.option("--frames", "long_frames", default=1000, show_default=True, help="Frames of the memory run (clip looped).")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "int8"]), default="auto", show_default=True)
 @json_option
 def analyze(clip, long_frames, precision, as_json):
     """Tracking vs raw MediaPipe, attribute cost per face, photo analysis, memory over a long run."""
-    res = run_analyze_bench(Path(clip), long_frames, precision)
+    res = run_analyze_bench(Path(clip) if clip else shared_data() / "faces" / "short_hamilton_clip.mp4", long_frames, precision)
     if as_json:
         emit_json(res)
         return
@@ -203,4 +181,4 @@ def analyze(clip, long_frames, precision, as_json):
     m = res["memory"]
     click.echo(f"RSS after 100 frames {m['rss_mb_after_100']} MB, after {long_frames}: {m[f'rss_mb_after_{long_frames}']} MB "
                f"({m['rss_growth_pct']:+.2f} %); Python allocations per frame (peak) {m['python_alloc_peak_kb_per_frame']} KB")
-    click.echo(f"machine: {res['machine']}")
+    click.echo(describe_machine(res["machine"]))

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 from pathlib import Path
 
 import click
 
+from faceplay.bench.harness import shared_data, stats, time_ms
 from faceplay.clikit import emit_json, json_option, progress_enabled, table
 
-DEFAULT_PHOTOS = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "faces"
 
 
 def _ms(fn, repeat: int) -> float:
     """Median wall time of ``fn()`` in milliseconds."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
+    return stats(time_ms(fn, repeat, warmup=0))["median_ms"]
 
 
 @click.command()
-@click.option("--photos", type=click.Path(exists=True, file_okay=False), default=str(DEFAULT_PHOTOS), show_default=True,
-              help="Folder of photos with faces.")
+@click.option("--photos", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Folder of photos with faces [default: the shared test photos].")
 @click.option("--repeat", type=int, default=5, show_default=True, help="Runs per face and model (median is reported).")
 @click.option("--threads", type=int, multiple=True, default=(1, 2), show_default=True, help="onnxruntime threads to compare.")
 @json_option
@@ -44,7 +37,8 @@ def attributes(photos: str, repeat: int, threads: tuple[int, ...], as_json: bool
     from faceplay.media.frame import Frame
     from faceplay.media.image import is_image_path, read_image
 
-    paths = sorted(p for p in Path(photos).iterdir() if is_image_path(p))
+    photos = Path(photos) if photos else shared_data() / "faces"
+    paths = sorted(p for p in photos.iterdir() if is_image_path(p))
     rows: dict[str, list[float]] = {}
     n_faces = 0
     with FaceAnalyzer() as fa:
@@ -78,8 +72,8 @@ def attributes(photos: str, repeat: int, threads: tuple[int, ...], as_json: bool
                         rows.setdefault(f"{name} forward, {th} thread(s)", []).append(_ms(lambda: m.forward(x), repeat))
                     rows.setdefault(f"age+gender+expression get(), {th} thread(s)", []).append(
                         _ms(lambda: _all(frame, face, models), repeat))
-    base = statistics.median(rows["baseline: FaceAnalyzer.analyze per photo"])
-    report = [{"step": k, "median_ms": round(statistics.median(v), 2), "ratio_to_baseline": round(statistics.median(v) / base, 3), "n": len(v)}
+    base = stats(rows["baseline: FaceAnalyzer.analyze per photo"])["median_ms"]
+    report = [{"step": k, "median_ms": round(stats(v)["median_ms"], 2), "ratio_to_baseline": round(stats(v)["median_ms"] / base, 3), "n": len(v)}
               for k, v in rows.items()]
     if as_json:
         emit_json({"photos": len(items), "faces": n_faces, "repeat": repeat, "results": report})

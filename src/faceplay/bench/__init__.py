@@ -9,20 +9,19 @@ same run.
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 
 import click
 
 # name -> "module:attribute" of a click command; loaded lazily.
 BENCHES: dict[str, str] = {
-    "analyze": "faceplay.face.bench:analyze",
-    "attributes": "faceplay.face.attributes_bench:attributes",
-    "matting": "faceplay.matting.bench:matting",
+    "analyze": "faceplay.bench.analyze:analyze",
+    "attributes": "faceplay.bench.attributes:attributes",
+    "matting": "faceplay.bench.matting:matting",
     "avatar": "faceplay.avatar.bench:avatar",
     "lookalike": "faceplay.lookalike.bench:lookalike",
-    "models": "faceplay.quantize.bench:models_bench",
-    "photos": "faceplay.face.photos_bench:photos",
+    "models": "faceplay.bench.models:models_bench",
+    "photos": "faceplay.bench.photos:photos",
     "relight": "faceplay.relight.bench:relight",
     "captions": "faceplay.speech.bench:captions",
     "web": "faceplay.web.bench:web",
@@ -30,18 +29,10 @@ BENCHES: dict[str, str] = {
 
 
 def shared_data() -> Path:
-    """The real test photos and videos: ``$FACEPLAY_SHARED/data``, else ``../shared/data`` beside
-    the checkout (or beside the current folder); a :class:`ConfigError` says how to point to them."""
-    from faceplay.errors import ConfigError
+    """See :func:`faceplay.bench.harness.shared_data`."""
+    from faceplay.bench.harness import shared_data as _shared
 
-    env = os.environ.get("FACEPLAY_SHARED")
-    candidates = [Path(env)] if env else [Path(__file__).resolve().parents[3] / "shared", Path.cwd().parent / "shared",
-                                          Path.cwd() / "shared"]
-    for c in candidates:
-        if (c / "data").is_dir():
-            return (c / "data").resolve()
-    raise ConfigError(f"the benchmark data folder was not found ({', '.join(str(c / 'data') for c in candidates)}); "
-                      "set FACEPLAY_SHARED to the folder that holds data/faces and data/videos")
+    return _shared()
 
 
 class _LazyBenches(click.Group):

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import itertools
-import statistics
 import time
 from pathlib import Path
 
 import click
 
+from faceplay.bench.harness import shared_data, stats
 from faceplay.clikit import emit_json, json_option, progress_enabled, table
 
-DEFAULT_VIDEO = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "videos" / "talking_d3.mp4"
 
 
 @click.command()
-@click.option("--video", type=click.Path(exists=True, dir_okay=False), default=str(DEFAULT_VIDEO), show_default=True,
-              help="Video to matte.")
+@click.option("--video", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Video to matte [default: talking_d3.mp4 of the shared test data].")
 @click.option("--frames", type=int, default=40, show_default=True, help="Frames to process.")
 @click.option("--threads", type=int, multiple=True, default=(1, 2), show_default=True, help="onnxruntime threads to compare.")
 @json_option
@@ -32,6 +31,7 @@ def matting(video: str, frames: int, threads: tuple[int, ...], as_json: bool) ->
     from faceplay.matting import PersonSegmenter, VideoMatting
     from faceplay.media.video import VideoReader
 
+    video = Path(video) if video else shared_data() / "videos" / "talking_d3.mp4"
     with VideoReader(video) as vr:
         rgbs = [f.rgb for f in itertools.islice(vr, frames)]
     h, w = rgbs[0].shape[:2]
@@ -51,9 +51,9 @@ def matting(video: str, frames: int, threads: tuple[int, ...], as_json: bool) ->
                 t0 = time.perf_counter()
                 r.matte(rgb)
                 rows.setdefault(name, []).append((time.perf_counter() - t0) * 1000.0)
-    base = statistics.median(rows[f"selfie 256x256, {threads[0]} thread(s)"])
-    report = [{"model": k, "median_ms": round(statistics.median(v), 2), "p90_ms": round(sorted(v)[int(0.9 * (len(v) - 1))], 2),
-               "ratio_to_baseline": round(statistics.median(v) / base, 3)} for k, v in rows.items()]
+    base = stats(rows[f"selfie 256x256, {threads[0]} thread(s)"])["median_ms"]
+    report = [{"model": k, "median_ms": round(stats(v)["median_ms"], 2), "p90_ms": round(stats(v)["p90_ms"], 2),
+               "ratio_to_baseline": round(stats(v)["median_ms"] / base, 3)} for k, v in rows.items()]
     if as_json:
         emit_json({"video": str(video), "size": [w, h], "frames": len(rgbs), "results": report})
         return
