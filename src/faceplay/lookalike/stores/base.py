@@ -11,7 +11,7 @@ from faceplay.lookalike.schema import FileRecord, Filter, GalleryEntry, Hit
 
 #: A filter that keeps at most this fraction of the gallery (or this many rows)
 #: is answered by exact search over the filtered rows: inside ANN indexes the
-#: recall collapses for very selective filters (DESIGN.md: 0.05-0.25 at 0.1 %).
+#: recall collapses for very selective filters (docs/DESIGN.md: 0.05-0.25 at 0.1 %).
 EXACT_FILTER_FRACTION = 0.02
 EXACT_FILTER_ROWS = 20_000
 

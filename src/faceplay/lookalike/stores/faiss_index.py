@@ -5,7 +5,7 @@ Index by gallery size (inner product on L2-normalised vectors = cosine):
 * fewer than :data:`EXACT_MAX` vectors: exact ``IndexFlatIP`` (a query costs
   under a millisecond up to there and recall is 1);
 * up to :data:`IVF_MAX`-ish and beyond: ``IVF{nlist}-SQ8`` with
-  ``nlist ~ 4*sqrt(n)`` (4096 at 1M) searched with ``nprobe`` 16 (DESIGN.md:
+  ``nlist ~ 4*sqrt(n)`` (4096 at 1M) searched with ``nprobe`` 16 (docs/DESIGN.md:
   recall@10 0.975 at 1M, p50 0.28 ms);
 * from :data:`LARGE_MIN` vectors (10M faces on one machine): ``IVF4096_HNSW32-SQ8``
   (``ivf_hnsw_sq8``): the same SQ8 codes (``dim`` bytes a face: 1.3 GB at
@@ -37,7 +37,7 @@ NLIST_LARGE = 4096  #: lists of the large index: k-means over more centroids cos
 NPROBE = 16
 TRAIN_PER_LIST = 64
 HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 128  # the default 40 stalls at recall 0.90 (DESIGN.md)
+HNSW_EF_CONSTRUCTION = 128  # the default 40 stalls at recall 0.90 (docs/DESIGN.md)
 HNSW_EF_SEARCH = 64
 KINDS = ("auto", "flat", "ivf_sq8", "ivf_hnsw_sq8", "hnsw")
 CHUNK = 250_000  #: vectors added to an index per call when building from chunks
