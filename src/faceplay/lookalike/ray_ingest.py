@@ -69,7 +69,8 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> bool:
             ray.init(address=address, namespace="faceplay", log_to_driver=False, logging_level=logging.WARNING)
         else:
             cpus = num_cpus or max(1, min(LOCAL_CPUS, len(os.sched_getaffinity(0))))
-            ray.init(num_cpus=cpus, include_dashboard=False, _node_ip_address="127.0.0.1", namespace="faceplay",
+            # address "local": a new Ray even where `ray start` left its address behind (ray_current_cluster)
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False, _node_ip_address="127.0.0.1", namespace="faceplay",
                      object_store_memory=LOCAL_OBJECT_STORE, log_to_driver=False, logging_level=logging.WARNING)
     except Exception as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
