@@ -20,12 +20,11 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from faceplay.errors import ConfigError, InputError, NoFaceError
+from faceplay.errors import ConfigError, NoFaceError
 from faceplay.face.detect import PhotoFaceDetector
 from faceplay.face.embed import EmbeddingModel, cosine, embedding_model
 from faceplay.face.types import FIELD_PROVIDERS, FIELDS, Face, FrameResult
-from faceplay.media.frame import Frame
-from faceplay.media.image import read_image
+from faceplay.media.frame import Frame, as_frame  # noqa: F401  (as_frame: part of this module's API)
 
 log = logging.getLogger(__name__)
 
@@ -245,23 +244,6 @@ class FaceAnalyzer:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def as_frame(image: ImageLike) -> Frame:
-    """Path / RGB array / Frame → :class:`Frame`."""
-    if isinstance(image, Frame):
-        return image
-    if isinstance(image, (str, Path)):
-        return Frame(read_image(image))
-    if isinstance(image, np.ndarray):
-        if image.ndim == 2:
-            image = np.repeat(image[:, :, None], 3, axis=2)
-        if image.ndim != 3 or image.shape[2] not in (3, 4):
-            raise InputError(f"expected an RGB image array (H, W, 3), got shape {image.shape}")
-        if image.dtype != np.uint8:
-            raise InputError(f"expected a uint8 image array, got {image.dtype}")
-        return Frame(np.ascontiguousarray(image[:, :, :3]))
-    raise InputError(f"cannot read an image from {type(image).__name__}; give a path or an RGB uint8 array")
 
 
 def _describe(image: ImageLike) -> str:

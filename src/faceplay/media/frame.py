@@ -49,3 +49,35 @@ class Frame:
     @property
     def gray(self) -> np.ndarray:
         return self.cached("gray", lambda: cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY))
+
+
+def as_frame(image) -> Frame:
+    """The one image coercer: a path, an image array or a :class:`Frame` → :class:`Frame`.
+
+    Arrays may be grey (H, W), RGB or RGBA (alpha dropped), uint8, or float in
+    0..1 (scaled to 0..255); anything else is an :class:`~faceplay.errors.InputError`
+    that says what to pass.
+    """
+    from pathlib import Path
+
+    from faceplay.errors import InputError
+
+    if isinstance(image, Frame):
+        return image
+    if isinstance(image, (str, Path)):
+        from faceplay.media.image import read_image
+
+        return Frame(read_image(image))
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"cannot read an image from {type(image).__name__}; give a path or an RGB uint8 array")
+    arr = image
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or min(arr.shape[:2]) < 2:
+        raise InputError(f"expected an RGB image array of shape (H, W, 3), got {arr.shape}; pass a decoded colour image")
+    arr = arr[:, :, :3]
+    if arr.dtype != np.uint8:
+        if np.issubdtype(arr.dtype, np.floating) and arr.size and float(np.nanmax(arr)) <= 1.0:
+            arr = arr * 255.0
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    return Frame(np.ascontiguousarray(arr))
