@@ -9,6 +9,7 @@ from faceplay.effects import create, effect_class
 from faceplay.errors import ConfigError
 from faceplay.face.types import RunningMode
 from faceplay.media import read_image
+from faceplay.media.frame import Frame
 from faceplay.media.video import VideoReader, probe
 from faceplay.runner import Runner
 
@@ -99,7 +100,7 @@ def test_avatar_stream_and_video_use_the_live_budget_photos_do_not(faces_dir):
     fx = AvatarEffect("robot", samples=0, fast_pixels=4_000)
     try:
         with Runner(fx, RunningMode.IMAGE) as run:
-            faces = run.analyse(__import__("faceplay.media.frame", fromlist=["Frame"]).Frame(rgb)).faces
+            faces = run.analyse(Frame(rgb)).faces
             photo = run.image(rgb, faces)
         with Runner(fx, RunningMode.LIVE) as run:
             live = run.push(rgb, 0.0)
