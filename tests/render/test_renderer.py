@@ -118,3 +118,16 @@ def test_not_a_glb(tmp_path):
     bad.write_bytes(b"hello world, not a model at all")
     with pytest.raises(GltfError, match="not a glTF binary"):
         read_glb(bad)
+
+
+def test_no_anisotropic_filtering_on_a_software_rasteriser():
+    """llvmpipe's anisotropic sampler stalled single draw calls for 10-100 s with MSAA (issue 13)."""
+    from faceplay.render.renderer import Renderer, is_software
+
+    r = Renderer(samples=4)
+    tex = r._texture(np.full((8, 8, 3), 128, np.uint8))
+    if is_software(r.ctx):
+        assert r.anisotropy == 1.0 and tex.anisotropy == 1.0
+    else:
+        assert r.anisotropy == 4.0
+    r.release()
