@@ -60,6 +60,8 @@ class Layers:
     gain: np.ndarray  #: (h, w, 3) blended multiplicative gain (linear)
     meshes: list[np.ndarray] = field(default_factory=list)  #: full-res image vertices per face
     triangles: np.ndarray | None = None
+    depth: np.ndarray | None = None  #: (h, w) face-mesh z towards the viewer, render pixels (0 off the face)
+    strength: float = 1.0  #: the strength the result was blended with
 
 
 @dataclass
@@ -169,7 +171,7 @@ class Relighter:
         t.append(time.perf_counter())
         self.timings = {f"{name}_ms": (b - a) * 1e3 for name, a, b in
                         zip(("fit", "render", "matte", "estimate", "shade", "blend"), t, t[1:])}
-        return RelightResult(image=out, sh=k.sh, n_faces=len(faces), layers=self._layers(k) if keep_layers else None)
+        return RelightResult(image=out, sh=k.sh, n_faces=len(faces), layers=self._layers(k, strength) if keep_layers else None)
 
     def _matte(self, k: stages.Work, faces: list, state: RelightState | None) -> np.ndarray:
         """The person matte at render size (in video recomputed every ``matte_every`` frames)."""
@@ -183,7 +185,7 @@ class Relighter:
         return self._last_matte
 
     @staticmethod
-    def _layers(k: stages.Work) -> Layers:
+    def _layers(k: stages.Work, strength: float = 1.0) -> Layers:
         w, h = k.size
         B, cov = k.box, k.gb.coverage
 
@@ -194,7 +196,8 @@ class Relighter:
 
         return Layers(normals=full(k.normals, 0.0), face=cov, skin=k.gb.skin * cov, matte=k.matte, shadow=k.gb.shadow,
                       old_shading=full(k.old, 0.0), new_shading=full(k.new, 0.0), specular=k.spec, gain=k.gain,
-                      meshes=k.full_meshes, triangles=k.triangles)
+                      meshes=k.full_meshes, triangles=k.triangles, depth=getattr(k.gb, "depth", None),
+                      strength=strength)
 
     def estimate(self, rgb: np.ndarray, faces: list) -> Rig:
         """The estimated original lighting as a rig (relighting with it at strength 1 changes nothing)."""

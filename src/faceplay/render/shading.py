@@ -33,7 +33,9 @@ in vec2 in_attr;           // ambient occlusion, skin weight
 out vec3 v_normal;
 out vec2 v_attr;
 out vec3 v_shadow;
+out float v_depth;
 void main() {
+    v_depth = in_pos.z;
     gl_Position = vec4(in_pos.x / u_size.x * 2.0 - 1.0, 1.0 - in_pos.y / u_size.y * 2.0,
                        -(in_pos.z - u_depth.x) / u_depth.y, 1.0);
     v_normal = in_normal;
@@ -51,6 +53,7 @@ uniform float u_bias;
 in vec3 v_normal;
 in vec2 v_attr;
 in vec3 v_shadow;
+in float v_depth;
 layout(location = 0) out vec4 o_normal;
 layout(location = 1) out vec4 o_attr;
 void main() {
@@ -67,7 +70,7 @@ void main() {
         vis = acc / 25.0;
     }
     o_normal = vec4(normalize(v_normal), 1.0);
-    o_attr = vec4(v_attr.x, vis, v_attr.y, 1.0);
+    o_attr = vec4(v_attr.x, vis, v_attr.y, v_depth);
 }
 """
 
@@ -94,6 +97,7 @@ class GBuffer:
     ao: np.ndarray  #: (H, W) ambient occlusion 0..1
     shadow: np.ndarray  #: (H, W) key-light visibility 0..1 (1 = lit)
     skin: np.ndarray  #: (H, W) skin weight (0 on eyes, brows, lips)
+    depth: np.ndarray | None = None  #: (H, W) mesh z towards the viewer (render pixels; 0 where no face)
 
 
 def _basis(d: np.ndarray) -> np.ndarray:
@@ -227,6 +231,7 @@ class ShadingPass:
             ao=np.where(cov > 0, b[..., 0], 1.0).astype(np.float32),
             shadow=np.where(cov > 0, b[..., 1], 1.0).astype(np.float32),
             skin=np.ascontiguousarray(b[..., 2]),
+            depth=np.where(cov > 0, b[..., 3], 0.0).astype(np.float32),
         )
 
     def release(self) -> None:
