@@ -199,7 +199,7 @@ def test_cli_relights_writes_debug_layers_and_reports_bad_lights(faces_dir, tmp_
 def test_cli_lists_presets_and_makes_a_gallery(faces_dir, tmp_path):
     r = _cli("relight", "--list-presets", "--json")
     assert r.returncode == 0
-    assert {p["name"] for p in json.loads(r.stdout)["presets"]} == set(PRESETS)
+    assert {p["name"] for p in json.loads(r.stdout)["presets"]} == set(PRESETS) | {"auto"}
     sheet = tmp_path / "sheet.png"
     r = _cli("relight", str(faces_dir / "obama-240p.jpg"), "--gallery", "-o", str(sheet))
     assert r.returncode == 0, r.stderr

@@ -74,6 +74,8 @@ def relight_video(
     threaded: bool = True,
     on_progress=None,
     should_stop=None,
+    passes: str | Path | None = None,
+    catchlights: bool = False,
 ) -> dict:
     """Relight a video: same frame count and frame rate, the input's audio kept.
 
@@ -84,16 +86,36 @@ def relight_video(
     :meth:`faceplay.runner.Runner.video` (with ``threaded``, decoding + face
     tracking run one thread ahead of the relighting + encoding). Returns the
     summary as a dict (frames, frames with faces, fps, per-stage and per-frame ms).
+    ``passes``: a folder for the render passes (one numbered PNG sequence per pass,
+    :mod:`faceplay.relight.passes`); ``catchlights``: keep the eyes' catchlights.
     """
     from faceplay.face.types import RunningMode
     from faceplay.relight.effect import RelightEffect
     from faceplay.runner import Runner
 
-    with RelightEffect(rig, strength, blend=blend, video_relighter=relighter) as fx, \
+    with RelightEffect(rig, strength, blend=blend, video_relighter=relighter,
+                       passes=None if passes is None else str(passes), catchlights=catchlights) as fx, \
             Runner(fx, RunningMode.VIDEO) as run:
         summary = run.video(src, dst, progress=progress, pipeline=threaded, on_progress=on_progress,
                             should_stop=should_stop)
     return {**summary.to_dict(), "rig": rig.name, "strength": strength}
+
+
+def first_frame_with_face(path: str | Path, analyzer, max_frames: int = 90, every: int = 3):
+    """The first frame of a video (checking every ``every``-th of the first ``max_frames``) with a face: (rgb, faces),
+    or (None, []) when there is none (``--preset auto`` and ``--light-from`` choose their light on it)."""
+    from faceplay.media.video import VideoReader
+
+    with VideoReader(path) as reader:
+        for i, frame in enumerate(reader):
+            if i >= max_frames:
+                break
+            if i % every:
+                continue
+            faces = analyzer.analyze(frame.rgb)
+            if faces:
+                return frame.rgb, faces
+    return None, []
 
 
 def gallery(image, strength: float = 0.8, *, faces=None, columns: int = 4, tile_width: int = 320,

@@ -9,7 +9,11 @@
 IMAGE uses the photo relighter (shading map at 320 px, matte every frame);
 VIDEO and LIVE use the video relighter (192 px, matte every 3rd frame, SH,
 matte and gain maps smoothed over time in a per-stream
-:class:`~faceplay.relight.relighter.RelightState`).
+:class:`~faceplay.relight.relighter.RelightState`). ``passes=DIR`` also writes
+the render passes of every frame (:mod:`faceplay.relight.passes`: one file
+each for a photo, a numbered sequence per pass for a video);
+``catchlights=True`` carries the original's eye catchlights over
+(``--preset auto``).
 """
 
 from __future__ import annotations
@@ -48,14 +52,20 @@ class RelightEffect(Effect):
 
     def __init__(self, rig: Rig, strength: float = 0.8, *, blend: str = "ratio", matte: str = "auto",
                  keep_layers: bool = False, photo_relighter: Relighter | None = None,
-                 video_relighter: Relighter | None = None) -> None:
+                 video_relighter: Relighter | None = None, passes: str | None = None,
+                 catchlights: bool = False) -> None:
         if not 0.0 <= float(strength) <= 2.0:
             raise ConfigError(f"strength must be between 0 and 2, not {strength}")
         self.rig = rig
         self.strength = float(strength)
         self.blend = blend
         self.matte = matte
-        self.keep_layers = keep_layers
+        self.keep_layers = keep_layers or passes is not None
+        self.passes = passes
+        self.catchlights = catchlights
+        self._writer = None
+        #: pass name -> path of the last photo's passes (IMAGE mode)
+        self.written: dict[str, str] = {}
         self._photo, self._video = photo_relighter, video_relighter
         self._own = {"photo": photo_relighter is None, "video": video_relighter is None}
 
@@ -80,7 +90,23 @@ class RelightEffect(Effect):
         res = self.relighter(state.mode).relight(frame.rgb, list(faces), self.rig, self.strength, blend=self.blend,
                                                  state=state.relight, keep_layers=self.keep_layers)
         state.last_result = res
+        if self.catchlights and faces and res.n_faces:
+            from faceplay.relight.auto import keep_catchlights
+
+            keep_catchlights(frame.rgb, res.image, list(faces))
+        if self.passes is not None:
+            self._write_passes(frame, res, state.mode)
         return res.image
+
+    def _write_passes(self, frame: Frame, res, mode: RunningMode) -> None:
+        from faceplay.relight import passes
+
+        if mode is RunningMode.IMAGE:
+            self.written = passes.write_photo(self.passes, frame.rgb, res)
+            return
+        if self._writer is None:
+            self._writer = passes.SequenceWriter(self.passes)
+        self._writer.write(getattr(frame, "index", self._writer.frames), frame.rgb, res)
 
     def close(self) -> None:
         for key in ("photo", "video"):
