@@ -182,3 +182,24 @@ def test_a_looping_segment_is_decoded_again_or_dropped(whisper, monkeypatch):
     assert len(calls) == 2 and calls[1] == tr.RETRY
     _assert_no_loop(t, "forced loop")
     assert cer(_sample("zh_pangrama")[1], t.text) <= 0.6  # the re-decoded text replaces the loop
+
+
+def test_bench_reports_mandarin_cer_and_rtf(whisper, tmp_path):
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+
+    from faceplay.speech.bench import captions, zh_samples
+
+    assert [w.name for w, _ in zh_samples()] == [f"{n}.wav" for n in sorted(ZH_SAMPLES)]
+    wav, _ = _sample("zh_nihao_shijie")
+    for f in (wav, wav.with_suffix(".txt")):
+        shutil.copy(f, tmp_path / f.name)
+    args = ["--json", "--repeats", "1", "--threads", "1", "--no-baseline", "--zh-dir", str(tmp_path), str(wav)]
+    res = CliRunner().invoke(captions, args)
+    assert res.exit_code == 0, res.output
+    zh = json.loads(res.output)["zh"]["configs"]
+    assert set(zh) == {"int8, beam 5 (default)", "int8, greedy"}
+    for r in zh.values():
+        assert 0 <= r["cer"] <= 0.5 and r["rtf"] > 0 and r["joined"]["cer"] <= 0.5
