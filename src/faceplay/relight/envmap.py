@@ -50,25 +50,39 @@ def read_env(path: str | Path) -> np.ndarray:
         os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
     img = cv2.imread(str(p), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if img is None:
-        try:
-            import imageio.v3 as iio
-
-            img = np.asarray(iio.imread(p), np.float32)
-            img = img[..., :3][..., ::-1] if img.ndim == 3 else img
-        except Exception:  # noqa: BLE001 - any reader failure is the same user error
-            raise InputError(f"{p}: cannot read this environment; save it as a Radiance .hdr "
-                             "(or .exr with OPENCV_IO_ENABLE_OPENEXR=1)") from None
+        img = _read_fallback(p)
+    ldr = img.dtype == np.uint8
     img = np.asarray(img, np.float32)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
     rgb = np.ascontiguousarray(img[..., 2::-1] if img.shape[2] >= 3 else np.repeat(img[..., :1], 3, 2))
-    if img.dtype == np.uint8 or p.suffix.lower() in (".png", ".jpg", ".jpeg"):
+    if ldr:
         rgb = (rgb / 255.0) ** 2.2  # an LDR panorama: sRGB to linear
     if rgb.shape[1] < 8 or abs(rgb.shape[1] / rgb.shape[0] - 2.0) > 0.25:
         raise InputError(f"{p}: an equirectangular environment is twice as wide as high, not {rgb.shape[1]}x{rgb.shape[0]}")
     if not np.isfinite(rgb).all():
         rgb = np.nan_to_num(rgb, nan=0.0, posinf=0.0, neginf=0.0)
     return np.maximum(rgb, 0.0)
+
+
+def _read_fallback(p: Path) -> np.ndarray:
+    """BGR float pixels via imageio or (for .exr, when this OpenCV build has no EXR codec) the OpenEXR package."""
+    try:
+        if p.suffix.lower() == ".exr":
+            import OpenEXR  # optional: `pip install OpenEXR`
+
+            with OpenEXR.File(str(p)) as f:
+                ch = f.channels()
+                rgb = ch["RGB"].pixels if "RGB" in ch else np.stack([ch[c].pixels for c in "RGB"], -1)
+            return np.asarray(rgb, np.float32)[..., ::-1]
+        import imageio.v3 as iio
+
+        img = np.asarray(iio.imread(p), np.float32)
+        return img[..., :3][..., ::-1] if img.ndim == 3 else img
+    except Exception:  # noqa: BLE001 - any reader failure is the same user error
+        hint = ("this OpenCV build reads no EXR: `pip install OpenEXR`, or save the environment as a Radiance .hdr"
+                if p.suffix.lower() == ".exr" else "save it as an equirectangular Radiance .hdr")
+        raise InputError(f"{p}: cannot read this environment; {hint}") from None
 
 
 def pixel_directions(h: int, w: int, rotate: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

@@ -183,7 +183,8 @@ def match_light(relighter, rgb: np.ndarray, faces: list, rig: Rig, target_sh: np
     original light is removed only as far as it was estimated, so the first
     result's light is usually flatter than the reference's. Each iteration
     relights, re-estimates the result's light and adds the (level-normalised)
-    difference in the directional SH bands to the rig's fill. Returns the rig
+    difference in the directional SH bands to the light it aims at and rebuilds the key
+    and the fill from it (:func:`rig_from_sh`; extra lights of ``rig`` are kept). Returns the rig
     whose result came closest (by key direction, then key-to-fill) and the
     residual error.
     """
@@ -191,6 +192,8 @@ def match_light(relighter, rgb: np.ndarray, faces: list, rig: Rig, target_sh: np
     tgt_n = tgt / max(tgt[0], 1e-6)
     t_info = describe_sh(tgt)
     best, best_err, cur = rig, None, rig
+    aim = _grey(project_rig(rig))
+    aim_level = max(float(aim[0]), 1e-6)
     history = []
     for it in range(iterations + 1):
         out = relighter.relight(rgb, faces, cur, strength, blend=blend).image
@@ -199,15 +202,13 @@ def match_light(relighter, rgb: np.ndarray, faces: list, rig: Rig, target_sh: np
         err = (angle_between(e_info["direction"], t_info["direction"]),
                abs(math.log(e_info["key_to_fill"] / t_info["key_to_fill"])))
         history.append({"angle_deg": round(err[0], 1), "key_to_fill": e_info["key_to_fill"]})
-        if best_err is None or err[0] + 20 * err[1] < best_err[0] + 20 * best_err[1]:
+        if best_err is None or err[0] + 5 * err[1] < best_err[0] + 5 * best_err[1]:
             best, best_err = cur, err
         if it == iterations or (err[0] < 5 and err[1] < 0.1):
             break
-        delta = tgt_n - est / max(est[0], 1e-6)
-        delta[0] = 0.0
-        total = _grey(project_rig(cur))
-        col = np.asarray(cur.lights[0].color if cur.lights else (1, 1, 1), np.float64)
-        col = col / max(float(col @ _LUMA), 1e-6)
-        add = (total[0] * delta)[:, None] * col[None, :]
-        cur = replace(cur, sh=(cur.sh if cur.sh is not None else 0.0) + add)
+        # aim further in the direction of the remaining error: a new key + fill from the corrected SH
+        aim = aim + (tgt_n - est / max(est[0], 1e-6)) * aim_level * np.r_[0.0, np.ones(8)]
+        col = np.asarray(rig.lights[0].color if rig.lights else (1, 1, 1), np.float64)
+        made, _ = rig_from_sh(aim, col)
+        cur = replace(rig, lights=made.lights + rig.lights[1:], sh=made.sh)
     return best, {"angle_error_deg": round(best_err[0], 1), "iterations": history}

@@ -221,7 +221,7 @@ def gain_maps(k: Work, rig: Rig, blend: str, state, max_luma: Callable[[np.ndarr
     gain_c = gain_c + skin_w * (np.power(np.maximum(dark, 1e-4), _SSS) - dark)
     # hair, neck and body (proxy normals): a gentler, bounded version of the face's gain
     f3 = feather[..., None]
-    gain_c = f3 * gain_c + (1 - f3) * np.minimum(gain_c, 3.0) ** 0.9
+    gain_c = f3 * gain_c + (1 - f3) * np.clip(gain_c, 0.0, 3.0) ** 0.9  # (clip: rounding can leave -1e-8)
     # light falls off beyond the face (hair, neck, body keep some of it)
     y0, y1, x0, x1 = B[0].start, B[0].stop, B[1].start, B[1].stop
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
