@@ -109,7 +109,7 @@ def keep_catchlights(original: np.ndarray, relit: np.ndarray, faces: list) -> in
 
 
 def auto_rig(relighter, rgb: np.ndarray, faces: list, strength: float = 1.0, blend: str = "ratio",
-             max_steps: int = 5) -> tuple[Rig, dict]:
+             max_steps: int = 6) -> tuple[Rig, dict]:
     """The portrait-light rig for the largest face of ``rgb`` and why it was chosen (see the module docstring)."""
     from faceplay.relight.reference import describe_sh, largest_face
 
@@ -129,7 +129,8 @@ def auto_rig(relighter, rgb: np.ndarray, faces: list, strength: float = 1.0, ble
 
     before = ratio(rgb)
     level = 0.5 * (l0 + r0)
-    exposure = float(np.clip(TARGET_LEVEL / max(level, 1e-4), 1.0, 2.5))
+    goal = float(np.clip(TARGET_LEVEL, level, 2.5 * level))  # lift a dark face (at most 2.5x), never darken
+    exposure = goal / max(level, 1e-4)
     clip0 = clipped_share(rgb, face)
     lo, hi, share = 0.05, 0.95, 0.5
     tried = []
@@ -137,20 +138,25 @@ def auto_rig(relighter, rgb: np.ndarray, faces: list, strength: float = 1.0, ble
     for _ in range(max_steps):
         out = relighter.relight(rgb, faces, _rig(side, share, exposure), strength, blend=blend).image
         r, c = ratio(out), clipped_share(out, face)
+        out_level = float(np.mean(half_levels(out, face)))
         tried.append({"key_share": round(share, 3), "exposure": round(exposure, 3), "ratio": round(r, 3),
-                      "clipped": round(c, 4)})
+                      "clipped": round(c, 4), "face_level": round(out_level, 4)})
         if c > clip0 + 0.002 and exposure > 0.6:  # highlights clip: less exposure, same balance
             exposure = max(0.6, exposure * 0.85)
             continue
-        if best is None or abs(math.log(r / TARGET_RATIO)) < abs(math.log(best[1] / TARGET_RATIO)):
-            best = (share, r, exposure, c)
-        if abs(r - TARGET_RATIO) < 0.15:
+        dark = goal > level * 1.01
+        score = abs(math.log(r / TARGET_RATIO)) + (abs(math.log(out_level / goal)) if dark else 0.0)
+        if best is None or score < best[4]:
+            best = (share, r, exposure, c, score)
+        if dark:  # a dark face: the gain is uneven, so steer the exposure by the level reached
+            exposure = float(np.clip(exposure * (goal / max(out_level, 1e-4)) ** 0.8, 1.0, 4.0))
+        if abs(r - TARGET_RATIO) < 0.15 and (not dark or out_level > 0.9 * goal):
             break
         lo, hi = (share, hi) if r < TARGET_RATIO else (lo, share)
         share = 0.5 * (lo + hi)
     if best is None:
-        best = (share, tried[-1]["ratio"], exposure, tried[-1]["clipped"])
-    share, r, exposure, c = best
+        best = (share, tried[-1]["ratio"], exposure, tried[-1]["clipped"], 0.0)
+    share, r, exposure, c, _ = best
     rig = _rig(side, share, exposure)
     key = rig.lights[0]
     info = {
@@ -158,7 +164,7 @@ def auto_rig(relighter, rgb: np.ndarray, faces: list, strength: float = 1.0, ble
         "key": {"az": key.az, "el": key.el, "intensity": round(key.intensity, 3), "size": key.size},
         "fill": {"ambient": round(1.0 - share, 3)}, "exposure": round(exposure, 3),
         "target_key_to_fill": TARGET_RATIO, "key_to_fill_before": round(before, 3), "key_to_fill_after": round(r, 3),
-        "face_level_before": round(level, 4), "clipped_before": round(clip0, 4), "clipped_after": round(c, 4),
+        "face_level_before": round(level, 4), "face_level_goal": round(goal, 4), "clipped_before": round(clip0, 4), "clipped_after": round(c, 4),
         "current_light": {"az": est["az"], "el": est["el"], "key_to_fill": est["key_to_fill"]},
         "steps": tried,
         "explanation": (f"{why_side}; key at az {key.az:+.0f}°, el {key.el:.0f}° with {share:.0%} of the light, "
