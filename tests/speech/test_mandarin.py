@@ -172,9 +172,9 @@ def test_a_looping_segment_is_decoded_again_or_dropped(whisper, monkeypatch):
     calls = []
     real = tr._run
 
-    def looping(model, audio, lang, beam_size, **options):
+    def looping(model, audio, lang, beam_size, pad=0.0, **options):
         calls.append(options)
-        for s in real(model, audio, lang, beam_size, **options):
+        for s in real(model, audio, lang, beam_size, pad, **options):
             yield s if options else type(s)(**{**s.__dict__, "text": "第三个" * 6})
 
     monkeypatch.setattr(tr, "_run", looping)

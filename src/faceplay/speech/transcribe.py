@@ -53,10 +53,11 @@ SHORT_CLIP_S = 6.0
 SHORT_VAD_THRESHOLD = 0.3
 #: Silence kept around each stretch of speech found by the voice-activity detector.
 SPEECH_PAD_MS = 400
-#: Silence added before and after the audio given to Whisper when it is short: Whisper
-#: drops or garbles words that start at the very first frame.
+#: Silence added before a short clip (:data:`SHORT_CLIP_S`) given to Whisper: it drops or
+#: garbles words that start at the very first frame ("你好世界" came out as "你好事件").
+#: Not after it: trailing silence invites a hallucinated sentence. Not for long audio:
+#: there it changed nothing but the borderline no-speech decision on singing.
 EDGE_PAD_S = 0.5
-TAIL_PAD_S = 0.0
 
 #: Re-decoding a segment that came out as a loop: warmer and with repeats penalised.
 RETRY = {"temperature": (0.4, 0.8), "repetition_penalty": 1.3, "no_repeat_ngram_size": 3}
@@ -156,14 +157,13 @@ def _shift(seg, dt: float, limit: float):
     return replace(seg, start=t(seg.start), end=t(seg.end), words=words or seg.words)
 
 
-def _run(model, audio: np.ndarray, lang: str, beam_size: int, **options):
-    """faster-whisper on ``audio`` (silence-padded when short); segment times relative to ``audio``."""
+def _run(model, audio: np.ndarray, lang: str, beam_size: int, pad: float = 0.0, **options):
+    """faster-whisper on ``audio`` after ``pad`` seconds of silence; segment times relative to ``audio``."""
     from faceplay.speech.audio import SAMPLE_RATE
 
     limit = len(audio) / SAMPLE_RATE
-    pad = EDGE_PAD_S if limit <= SHORT_CLIP_S else 0.0
     if pad:
-        audio = np.concatenate([np.zeros(int(pad * SAMPLE_RATE), np.float32), audio, np.zeros(int(TAIL_PAD_S * SAMPLE_RATE), np.float32)])
+        audio = np.concatenate([np.zeros(int(pad * SAMPLE_RATE), np.float32), audio])
     kwargs = {"temperature": TEMPERATURES, **DECODE_GUARDS, **options}
     if lang == "zh":
         kwargs.setdefault("initial_prompt", ZH_PROMPT)
@@ -172,7 +172,7 @@ def _run(model, audio: np.ndarray, lang: str, beam_size: int, **options):
         yield _shift(s, -pad, limit) if pad else s
 
 
-def _decode(model, speech: np.ndarray, lang: str, beam_size: int):
+def _decode(model, speech: np.ndarray, lang: str, beam_size: int, pad: float = 0.0):
     """Segments of ``speech``, none of them a hallucination loop or an echo of the prompt.
 
     A segment whose text repeats a short pattern (:func:`~faceplay.speech.quality.find_loop`)
@@ -182,7 +182,7 @@ def _decode(model, speech: np.ndarray, lang: str, beam_size: int):
     from faceplay.speech.audio import SAMPLE_RATE
     from faceplay.speech.quality import find_loop
 
-    for s in _run(model, speech, lang, beam_size):
+    for s in _run(model, speech, lang, beam_size, pad):
         text = s.text.strip()
         if lang == "zh" and text and ZH_PROMPT and text.strip("。. ") in ZH_PROMPT:
             log.info("dropped a segment echoing the prompt at %.1f s: %r", s.start, text)
@@ -195,7 +195,7 @@ def _decode(model, speech: np.ndarray, lang: str, beam_size: int):
             continue
         log.info("segment at %.1f-%.1f s repeats %r %d times; decoding it again", s.start, s.end, *loop)
         a, b = int(s.start * SAMPLE_RATE), int(np.ceil(s.end * SAMPLE_RATE))
-        retry = list(_run(model, speech[a:b], lang, beam_size, **RETRY)) if b - a >= SAMPLE_RATE // 10 else []
+        retry = list(_run(model, speech[a:b], lang, beam_size, pad, **RETRY)) if b - a >= SAMPLE_RATE // 10 else []
         kept = [r for r in retry if r.text.strip() and find_loop(r.text) is None]
         if len(kept) != len(retry) or not kept:
             log.warning("dropped a hallucinated caption at %.1f-%.1f s (%r repeated %d times)", s.start, s.end, *loop)
@@ -265,7 +265,8 @@ def transcribe(
     if lang is None:
         lang, prob = _pick_language(model, speech)
         log.info("language: %s (%.2f)", lang, prob)
-    seg_iter = _decode(model, speech, lang, beam_size)
+    short = chunks is whole and duration <= SHORT_CLIP_S
+    seg_iter = _decode(model, speech, lang, beam_size, EDGE_PAD_S if short else 0.0)
     if chunks is not whole:
         from faster_whisper.transcribe import restore_speech_timestamps
 
