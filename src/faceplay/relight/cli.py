@@ -39,7 +39,7 @@ def _build_rig(preset_name, lights, rig_json):
 @click.option("--env", "env", type=click.Path(),
               help="Light from an equirectangular HDR environment (.hdr, .exr): its bright sources become key "
                    "lights with shadows, the rest SH fill. Centre column = towards the camera, left quarter = image left.")
-@click.option("--env-rotate", type=float, default=0.0, show_default=True,
+@click.option("--env-rotate", type=float, default=0.0, show_default=True, metavar="DEG",
               help="Turn the --env environment about the vertical axis by DEG (a light at az moves to az+DEG).")
 @click.option("--light", "lights", multiple=True,
               help="Custom light, repeatable: 'type=directional,az=-60,el=20,color=#ffd0a0,intensity=1.5' "

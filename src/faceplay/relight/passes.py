@@ -138,6 +138,9 @@ def write_photo(directory: str | Path, rgb: np.ndarray, result) -> dict[str, str
     return out
 
 
+write_passes = write_photo
+
+
 class SequenceWriter:
     """Video: one numbered PNG sequence per pass, ``DIR/<pass>/<pass>_NNNNNN.png``."""
 
