@@ -155,7 +155,7 @@ class Renderer:
         return draw, resolve
 
     # -- drawing -----------------------------------------------------------
-    def _set_material(self, m: Material) -> None:
+    def _set_material(self, m: Material, cheap: bool = False) -> None:
         p = self.program
         p["u_base_color"].value = tuple(float(x) for x in m.base_color)
         p["u_metallic"].value = float(m.metallic)
@@ -163,7 +163,7 @@ class Renderer:
         p["u_emissive"].value = tuple(float(x) for x in m.emissive)
         p["u_sheen_color"].value = tuple(float(x) for x in m.sheen_color)
         p["u_sheen_roughness"].value = float(m.sheen_roughness)
-        p["u_clearcoat"].value = float(m.clearcoat)
+        p["u_clearcoat"].value = 0.0 if cheap else float(m.clearcoat)
         p["u_clearcoat_roughness"].value = float(m.clearcoat_roughness)
         p["u_normal_scale"].value = float(m.normal_scale)
         p["u_double_sided"].value = bool(m.double_sided)
@@ -174,8 +174,12 @@ class Renderer:
             p[f"u_{name}_tex"].value = unit
 
     def render(self, items: list[DrawItem], camera: Camera, lighting: Lighting | None = None, *,
-               outputs: tuple[str, ...] = ("color",), samples: int | None = None, supersample: int = 1) -> RenderResult:
+               outputs: tuple[str, ...] = ("color",), samples: int | None = None, supersample: int = 1,
+               cheap: bool = False) -> RenderResult:
         """Draw ``items`` seen by ``camera`` and read the requested ``outputs`` back.
+
+        ``cheap`` (live frames) shades without the clearcoat layer (its second GGX lobe
+        and environment lookup per pixel).
 
         ``outputs`` is any of "color", "normal", "depth". Returns a :class:`RenderResult`
         of size ``camera.width`` x ``camera.height``.
@@ -247,7 +251,7 @@ class Renderer:
             p["u_model"].write(np.ascontiguousarray(m.T, dtype=np.float32).tobytes())
             nm = np.linalg.inv(m[:3, :3]).T
             p["u_normal_matrix"].write(np.ascontiguousarray(nm.T, dtype=np.float32).tobytes())
-            self._set_material(it.material)
+            self._set_material(it.material, cheap)
             if it.material.double_sided or np.linalg.det(m[:3, :3]) < 0:
                 ctx.disable(ctx.CULL_FACE)
             else:
