@@ -59,11 +59,13 @@ def _background(value: str | None):
 @click.option("--virtual-camera", is_flag=True, help="Send the frames to a virtual camera (OBS, calls) via pyvirtualcam instead of -o.")
 @click.option("--scale", type=click.FloatRange(0.3, 3.0), default=1.0, show_default=True, help="Avatar size relative to the head.")
 @click.option("--background", metavar="green|blue|none|#RRGGBB", help="Backdrop of avatar-only output (default green; none = transparent).")
-@click.option("--samples", type=click.IntRange(0, 8), default=4, show_default=True, help="MSAA samples (0 = fastest).")
+@click.option("--samples", type=click.IntRange(0, 8), default=4, show_default=True,
+              help="MSAA samples of photos (0 = fastest); videos and live render without MSAA, edges smoothed.")
+@click.option("--keep-head", is_flag=True, help="Replace mode: draw over the person's head as it is (default: head and hair replaced by background first).")
 @json_option
 def avatar(input, output, avatars, mode, do_list, export_name, gallery, skin, hair, hair_color, beard, eye_color, head_shape,
            no_auto, mapping, gains, smoothing, no_calibrate, profile, camera, virtual_camera, scale, background, samples,
-           as_json) -> None:
+           keep_head, as_json) -> None:
     """Replace faces with a 3D cartoon avatar that copies expression and head pose.
 
     \b
@@ -154,7 +156,7 @@ def avatar(input, output, avatars, mode, do_list, export_name, gallery, skin, ha
     cfg = AvatarConfig(skin=skin, hair=hair, hair_color=hair_color, beard=beard, eye_color=eye_color, head_shape=head_shape)
     fx = AvatarEffect(list(avatars) or "toon", mode=mode, config=cfg, auto_config=not no_auto, mapping=load_mapping(mapping),
                       driver=driver,
-                      scale=scale, samples=samples,
+                      scale=scale, samples=samples, keep_head=keep_head,
                       background=_background(background) if background or mode != "avatar-only" or live or output.suffix.lower() not in (".png", ".webm")
                       else None)
     with fx:

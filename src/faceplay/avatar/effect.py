@@ -14,7 +14,9 @@ in an :class:`AvatarState`; VIDEO and LIVE render within the live pixel budget
 and lighting (``video_quality="fast"``), IMAGE takes the high-quality path.
 
 Modes: ``replace`` (the avatar's head over the person's head, same pose and
-scale; body and background kept), ``side-by-side`` (input | avatar on a
+scale; the person's own head and hair first replaced with background by
+:mod:`faceplay.avatar.hide_head` unless ``keep_head``; neck, body and background
+kept), ``side-by-side`` (input | avatar on a
 backdrop), ``avatar-only`` (RGBA with transparent background, or flattened
 on ``background`` e.g. green screen).
 """
@@ -32,11 +34,12 @@ import numpy as np
 from faceplay.avatar.configure import ATTRIBUTE_FIELDS, config_from_face
 from faceplay.avatar.driver import DriverSettings, FaceDriver
 from faceplay.avatar.model import Avatar, AvatarConfig
+from faceplay.avatar.layer import AvatarRendering
+from faceplay.avatar.scene import scene_exposure
 from faceplay.effects.base import Effect, EffectState
 from faceplay.errors import ConfigError
 from faceplay.face.types import Face, RunningMode
 from faceplay.media.frame import Frame
-from faceplay.render.camera import Camera
 from faceplay.render.composite import alpha_over, backdrop
 from faceplay.render.lights import Lighting
 from faceplay.runner import Runner, StageClock, VideoSummary
@@ -53,9 +56,10 @@ class AvatarState(EffectState):
     avatars: dict = field(default_factory=dict)
     drivers: dict = field(default_factory=dict)
     exposure: float | None = None
+    heads: object = None  #: the stream's HeadRemover (clean plate), replace mode without keep_head
 
 
-class AvatarEffect(Effect):
+class AvatarEffect(AvatarRendering, Effect):
     """Render avatars over the faces of images and video frames.
 
     Args:
@@ -67,11 +71,14 @@ class AvatarEffect(Effect):
         mapping: ARKit name -> morph target name for user avatars.
         driver: smoothing / calibration / gains (:class:`DriverSettings`).
         scale: avatar size relative to the person's head.
-        samples: MSAA samples of the renderer (0 = off, fastest).
+        samples: MSAA samples of photos (0 = off, fastest); with ``video_quality="fast"``
+            video and live frames render without MSAA and smooth the silhouette instead.
         background: RGB for avatar-only / side-by-side backdrops, or None for
             transparency (avatar-only returns RGBA then).
         match_exposure: in replace mode, dim or brighten the avatar's lighting
             to the brightness around each face.
+        keep_head: in replace mode, draw the avatar over the person's head as it is
+            instead of first replacing head and hair with background (:mod:`.hide_head`).
         video_quality: "fast" renders video/stream frames with at most
             ``fast_pixels`` rasterised pixels per frame (upscaled) and a key
             light + environment; "high" renders them like photos.
@@ -81,8 +88,8 @@ class AvatarEffect(Effect):
                  config: AvatarConfig | None = None, auto_config: bool = True, mapping: dict[str, str] | None = None,
                  driver: DriverSettings | None = None, scale: float = 1.0, samples: int = 4,
                  background: tuple[int, int, int] | None = (0, 177, 64), lighting: Lighting | None = None,
-                 max_faces: int = 5, video_quality: str = "fast", fast_pixels: int = 48_000,
-                 match_exposure: bool = True) -> None:
+                 max_faces: int = 5, video_quality: str = "fast", fast_pixels: int = 32_000,
+                 match_exposure: bool = True, keep_head: bool = False) -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self.sources = [avatar] if isinstance(avatar, (str, Path)) else list(avatar)
@@ -102,6 +109,8 @@ class AvatarEffect(Effect):
         self.video_lighting = lighting or (Lighting.fast() if video_quality == "fast" else self.lighting)
         self.video_pixels = fast_pixels if video_quality == "fast" else None
         self.match_exposure = match_exposure
+        self.keep_head = keep_head
+        self._segmenter = None
         self.max_faces = max_faces
         self.times = StageClock()
         self._renderer = None
@@ -191,83 +200,6 @@ class AvatarEffect(Effect):
         self.avatar_for(face, i, state)
         return state.drivers[self._key(face, i)]
 
-    # -- rendering -----------------------------------------------------------------
-    def _model(self, pose: np.ndarray) -> np.ndarray:
-        m = np.asarray(pose, np.float64).copy()
-        if self.scale != 1.0:
-            m[:3, :3] *= self.scale
-        return m.astype(np.float32)
-
-    def render_layer(self, width: int, height: int, faces: Sequence[Face], state: AvatarState, *,
-                     weights: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
-        """RGBA (premultiplied) layer of all faces' avatars at their poses, and the drawn bounding box.
-
-        Only the region around the heads is rasterised; the rest stays transparent.
-        """
-        layer = np.zeros((height, width, 4), np.uint8)
-        color, box = self.render_region(width, height, faces, state, weights=weights)
-        if box is not None:
-            x, y, w, h = box
-            layer[y:y + h, x:x + w] = color
-        return layer, box
-
-    def render_region(self, width: int, height: int, faces: Sequence[Face], state: AvatarState, *,
-                      weights: Sequence[np.ndarray] | None = None,
-                      exposure: float = 1.0) -> tuple[np.ndarray | None, tuple[int, int, int, int] | None]:
-        """Like :meth:`render_layer` but returns only the drawn rectangle's RGBA and its (x, y, w, h).
-
-        ``exposure`` scales the lighting (replace mode matches it to the scene).
-        Streams (VIDEO / LIVE) render within the live pixel budget and lighting.
-        """
-        cam = Camera.for_image(width, height)
-        if not faces:
-            return None, None
-        t0 = time.perf_counter()
-        temporal = state.temporal
-        items = []
-        rects = []
-        for i, f in enumerate(faces):
-            av = self.avatar_for(f, i, state)
-            drv = state.drivers[self._key(f, i)]
-            w = weights[i] if weights is not None else drv.weights(f, temporal=temporal)
-            model = self._model(drv.pose(f, temporal=temporal))
-            av.set_weights(w)
-            items += av.draw_items(model, self.renderer)
-            lo, hi = av.bounds()
-            corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
-            px = cam.project(corners, model.astype(np.float64))
-            if np.all(px[:, 2] > 0):
-                rects.append((px[:, 0].min(), px[:, 1].min(), px[:, 0].max(), px[:, 1].max()))
-        self.times.add("drive", time.perf_counter() - t0)
-        if not rects:
-            return None, None
-        x0 = int(max(0, np.floor(min(r[0] for r in rects)) - 2))
-        y0 = int(max(0, np.floor(min(r[1] for r in rects)) - 2))
-        x1 = int(min(width, np.ceil(max(r[2] for r in rects)) + 2))
-        y1 = int(min(height, np.ceil(max(r[3] for r in rects)) + 2))
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            return None, None
-        t0 = time.perf_counter()
-        rw, rh = x1 - x0, y1 - y0
-        crop = cam.crop(x0, y0, rw, rh)
-        budget = self.video_pixels if temporal else None
-        light = self.video_lighting if temporal else self.lighting
-        if exposure != 1.0:
-            from dataclasses import replace
-
-            light = replace(light, exposure=light.exposure * exposure)
-        if budget and rw * rh > budget:
-            k = (budget / (rw * rh)) ** 0.5
-            small = Camera(crop.view, crop.proj, max(8, int(np.ceil(rw * k))), max(8, int(np.ceil(rh * k))))
-            color = self.renderer.render(items, small, light).color
-            import cv2
-
-            color = cv2.resize(color, (rw, rh), interpolation=cv2.INTER_LINEAR)
-        else:
-            color = self.renderer.render(items, crop, light).color
-        self.times.add("render", time.perf_counter() - t0)
-        return color, (x0, y0, rw, rh)
-
     def composite(self, rgb: np.ndarray, faces: Sequence[Face], state: AvatarState) -> np.ndarray:
         """The output frame for ``rgb`` with avatars on ``faces`` (per :attr:`mode`).
 
@@ -279,8 +211,12 @@ class AvatarEffect(Effect):
             color, box = self.render_region(w, h, faces, state, exposure=self._scene_exposure(rgb, faces, state))
             t0 = time.perf_counter()
             out = rgb
+            if faces and not self.keep_head:
+                out = self._head_remover(state).apply(rgb, faces)
+                self.times.add("hide_head", time.perf_counter() - t0)
+                t0 = time.perf_counter()
             if box is not None:
-                out = rgb.copy()
+                out = rgb.copy() if out is rgb else out
                 alpha_over(out, color, box[0], box[1], out=out)
             self.times.add("composite", time.perf_counter() - t0)
             return out
@@ -302,23 +238,22 @@ class AvatarEffect(Effect):
         self.times.add("composite", time.perf_counter() - t0)
         return out
 
+    def _head_remover(self, state: AvatarState):
+        if state.heads is None:
+            from faceplay.avatar.hide_head import HeadRemover
+            from faceplay.matting.segment import PersonSegmenter
+
+            if self._segmenter is None:
+                self._segmenter = PersonSegmenter("selfie")
+            state.heads = HeadRemover(self._segmenter, temporal=state.temporal)
+        return state.heads
+
     def _scene_exposure(self, rgb: np.ndarray, faces: Sequence[Face], state: AvatarState) -> float:
-        """Exposure that fits the avatar into the scene: darker around dim faces, a little brighter in bright ones."""
+        """Exposure that fits the avatar into the scene (smoothed over time in a stream)."""
         if not self.match_exposure or not faces:
             return 1.0
-        lum = []
-        H, W = rgb.shape[:2]
-        for f in faces:
-            x, y, w, h = (int(v) for v in f.box)
-            x0, y0 = max(0, x - w // 2), max(0, y - h // 2)
-            patch = rgb[y0:min(H, y + h + h // 2):3, x0:min(W, x + w + w // 2):3]
-            if patch.size:
-                lum.append(float(patch.mean()) / 255.0)
-        if not lum:
-            return 1.0
-        e = float(np.clip((np.mean(lum) / 0.45) ** 0.6, 0.55, 1.2))
+        e = scene_exposure(rgb, faces, state.exposure if state.temporal else None)
         if state.temporal:
-            e = e if state.exposure is None else 0.85 * state.exposure + 0.15 * e
             state.exposure = e
         return e
 
@@ -351,10 +286,12 @@ class AvatarEffect(Effect):
         ahead of rendering + encoding). Returns the :class:`VideoSummary` as a dict.
         """
         self.times = StageClock()
+        self.warm_up()
         with Runner(self, RunningMode.VIDEO, analyzer=self.analyzer, max_faces=self.max_faces) as run:
             summary: VideoSummary = run.video(src, dst, progress=progress, pipeline=pipeline, encode_preset=encode_preset,
                                               on_progress=on_progress, should_stop=should_stop)
         out = summary.to_dict()
+        self.times.frames = summary.frames  # drive / render / composite ms per frame, not totals
         out["ms_per_stage"] = {**out["ms_per_stage"], **self.times.per_frame()}
         return out
 
@@ -376,6 +313,9 @@ class AvatarEffect(Effect):
         if self._analyzer is not None:
             self._analyzer.close()
             self._analyzer = None
+        if self._segmenter is not None:
+            self._segmenter.close()
+            self._segmenter = None
 
     def release_state(self, state: AvatarState) -> None:
         """Free one stream's avatars (GL meshes) when the stream ends, keeping the effect open."""

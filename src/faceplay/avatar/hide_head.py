@@ -1,0 +1,202 @@
+"""Hide the person's real head before the avatar is drawn over it (replace mode).
+
+The head and hair of each face are found with the person matte (``matting.PersonSegmenter``,
+selfie model) inside a head zone built from the face's landmarks: from well above the
+forehead down to a little below the chin, about 2.6 face widths across, minus a neck
+column under the chin. Those pixels are filled with background:
+
+* video / live: a **clean plate** - each pixel of the zone that the matte shows as
+  background is remembered (running average), so once the person has moved, what was
+  behind their hair is known;
+* whatever the plate does not know yet (and every photo): ``cv2.inpaint`` (Telea) on a
+  low-resolution copy of the zone, upscaled - smooth, background-coloured fill.
+
+Neck, shoulders and body stay. ``AvatarEffect(keep_head=True)`` (``--keep-head``) skips this.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from faceplay.face.types import Face
+
+log = logging.getLogger(__name__)
+
+ZONE_WIDTH = 1.3  #: half-width of the head zone, in face widths from the face centre
+ZONE_TOP = 1.2  #: zone top above the forehead, in face heights
+ZONE_BELOW = 0.15  #: zone bottom below the chin, in face heights (shoulders stay)
+NECK_HALF = 0.38  #: half-width of the kept neck column, in face widths
+PERSON = 0.4  #: matte level counted as person
+INPAINT_SIDE = 160  #: long side of the low-resolution copy that is inpainted
+
+
+@dataclass
+class HeadZone:
+    """Where one face's head may be: the zone box, its mask inside the box, and the measuring box."""
+
+    box: tuple[int, int, int, int]  #: x0, y0, x1, y1 of the zone in the frame
+    mask: np.ndarray  #: (y1-y0, x1-x0) bool, the zone minus the neck column
+    head_box: tuple[int, int, int, int]  #: top of the head zone down to the chin (for measuring)
+
+
+def head_zone(face: Face, width: int, height: int) -> HeadZone:
+    """The head zone of ``face`` in a ``width`` x ``height`` frame."""
+    lm = np.asarray(face.landmarks, np.float64)[:, :2]
+    (lx, ty), (rx, by) = lm.min(0), lm.max(0)
+    fw, fh = max(rx - lx, 4.0), max(by - ty, 4.0)
+    cx = 0.5 * (lx + rx)
+    x0, x1 = int(max(0, cx - ZONE_WIDTH * fw)), int(min(width, cx + ZONE_WIDTH * fw))
+    y0, y1 = int(max(0, ty - ZONE_TOP * fh)), int(min(height, by + ZONE_BELOW * fh))
+    mask = np.ones((max(y1 - y0, 0), max(x1 - x0, 0)), bool)
+    nx0, nx1 = int(cx - NECK_HALF * fw) - x0, int(cx + NECK_HALF * fw) - x0
+    ny = int(by - 0.05 * fh) - y0
+    mask[max(ny, 0):, max(nx0, 0):max(nx1, 0)] = False
+    return HeadZone((x0, y0, x1, y1), mask, (x0, y0, x1, int(min(height, by))))
+
+
+class HeadRemover:
+    """One stream's head removal: the clean plate (video / live) and the last matte.
+
+    Args:
+        segmenter: a ``PersonSegmenter`` (shared by the effect).
+        temporal: keep a clean plate across frames (video / live).
+        matte_every: in a stream, run the segmenter every n-th frame (the head moves little
+            between two frames; the zone itself follows the landmarks every frame).
+    """
+
+    def __init__(self, segmenter, *, temporal: bool, matte_every: int = 2) -> None:
+        self.segmenter = segmenter
+        self.temporal = temporal
+        self.matte_every = max(1, int(matte_every)) if temporal else 1
+        self.plate: np.ndarray | None = None
+        self.known: np.ndarray | None = None  #: plate pixels that hold something
+        self.guess: np.ndarray | None = None  #: plate pixels that were inpainted, not seen
+        self._matte: np.ndarray | None = None
+        self._n = 0
+
+    def matte(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """Person matte (float32 0..1) of the ``box`` crop of ``rgb``; in a stream recomputed every
+        ``matte_every`` frames (in between, the last one is read at the new box)."""
+        x0, y0, x1, y1 = box
+        h, w = rgb.shape[:2]
+        if self._matte is None or self._matte.shape != (h, w) or self._n % self.matte_every == 0:
+            if self._matte is None or self._matte.shape != (h, w):
+                self._matte = np.zeros((h, w), np.float32)
+            else:
+                self._matte.fill(0.0)
+            self._matte[y0:y1, x0:x1] = self.segmenter.matte(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+        self._n += 1
+        return self._matte[y0:y1, x0:x1]
+
+    def remove_mask(self, rgb: np.ndarray, faces: Sequence[Face]) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """The person's head and hair pixels to replace with background: a bool mask of the
+        returned box (x0, y0, x1, y1) that holds every face's head zone."""
+        import cv2
+
+        h, w = rgb.shape[:2]
+        zones = [z for z in (head_zone(f, w, h) for f in faces) if z.box[2] > z.box[0] and z.box[3] > z.box[1]]
+        if not zones:
+            return np.zeros((0, 0), bool), (0, 0, 0, 0)
+        box = (min(z.box[0] for z in zones), min(z.box[1] for z in zones),
+               max(z.box[2] for z in zones), max(z.box[3] for z in zones))
+        bx, by = box[0], box[1]
+        person = self.matte(rgb, box) > PERSON
+        zone = np.zeros(person.shape, bool)
+        for z in zones:
+            x0, y0, x1, y1 = z.box
+            zone[y0 - by:y1 - by, x0 - bx:x1 - bx] |= z.mask
+        out = person & zone
+        if out.any():  # cover the soft edge of the hair (wisps, the matte's blur) too, never the neck
+            r = max(3, int(round(min(h, w) / 160)))
+            out = cv2.dilate(out.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).view(bool) & zone
+        self._learn(rgb, person, out, box)
+        return out, box
+
+    def _learn(self, rgb: np.ndarray, person: np.ndarray, remove: np.ndarray, box) -> None:
+        """Update the clean plate inside ``box`` with the pixels the matte shows as background."""
+        import cv2
+
+        if not self.temporal:
+            return
+        if self.plate is None or self.plate.shape[:2] != rgb.shape[:2]:
+            self.plate = np.zeros(rgb.shape, np.float32)
+            self.known = np.zeros(rgb.shape[:2], bool)
+            self.guess = np.zeros(rgb.shape[:2], bool)
+        x0, y0, x1, y1 = box
+        plate, known, guess = self.plate[y0:y1, x0:x1], self.known[y0:y1, x0:x1], self.guess[y0:y1, x0:x1]
+        img = rgb[y0:y1, x0:x1]
+        bg = ~(person | remove)
+        cv2.accumulateWeighted(img, plate, 0.25, mask=bg.view(np.uint8))
+        first = bg & (guess | ~known)  # seen for the first time, or only inpainted so far: take it as is
+        cv2.accumulateWeighted(img, plate, 1.0, mask=first.view(np.uint8))
+        known |= bg
+        guess &= ~bg
+
+    def apply(self, rgb: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
+        """A copy of ``rgb`` with the heads of ``faces`` replaced by background.
+
+        In a stream, inpainted pixels are kept in the plate (marked as a guess) so the next
+        frames only inpaint what is new, and are replaced when the real background shows.
+        """
+        if not faces:
+            return rgb
+        remove, (x0, y0, x1, y1) = self.remove_mask(rgb, faces)
+        if not remove.any():
+            return rgb
+        import cv2
+
+        out = rgb.copy()
+        crop = np.ascontiguousarray(out[y0:y1, x0:x1])
+        todo = remove
+        if self.temporal:
+            known = self.known[y0:y1, x0:x1]
+            plate = self.plate[y0:y1, x0:x1]
+            cv2.copyTo(cv2.convertScaleAbs(plate), (remove & known).view(np.uint8), crop)
+            todo = remove & ~known
+        if todo.any():
+            _inpaint(crop, todo)
+            if self.temporal:
+                cv2.accumulateWeighted(crop, plate, 1.0, mask=todo.view(np.uint8))
+                self.known[y0:y1, x0:x1] |= todo
+                self.guess[y0:y1, x0:x1] |= todo
+        out[y0:y1, x0:x1] = crop
+        return out
+
+
+def _inpaint(img: np.ndarray, mask: np.ndarray) -> None:
+    """Fill ``mask`` in ``img`` (in place) by Telea inpainting of a low-resolution copy of its box."""
+    import cv2
+
+    ys, xs = np.nonzero(mask)
+    h, w = mask.shape
+    pad = 8
+    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + 1 + pad)
+    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)
+    crop, m = np.ascontiguousarray(img[y0:y1, x0:x1]), mask[y0:y1, x0:x1]
+    k = min(1.0, INPAINT_SIDE / max(crop.shape[:2]))
+    size = (max(4, int(round(crop.shape[1] * k))), max(4, int(round(crop.shape[0] * k))))
+    small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    ms = cv2.resize(m.view(np.uint8) * 255, size, interpolation=cv2.INTER_NEAREST)
+    ms = cv2.dilate(ms, np.ones((3, 3), np.uint8))
+    filled = cv2.inpaint(small, ms, 3, cv2.INPAINT_TELEA)
+    up = cv2.resize(filled, (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_LINEAR)
+    cv2.copyTo(up, m.view(np.uint8), crop)
+    img[y0:y1, x0:x1] = crop
+
+
+def visible_head_fraction(original: np.ndarray, output: np.ndarray, faces: Sequence[Face], person: np.ndarray,
+                          *, tol: int = 6) -> float:
+    """Share of each head region (top of the zone down to the chin) where the person's own pixels
+    (``person`` matte of ``original`` > 0.5) are still shown unchanged in ``output``."""
+    h, w = original.shape[:2]
+    shown = (np.abs(output[..., :3].astype(np.int16) - original.astype(np.int16)).max(-1) <= tol) & (person > 0.5)
+    seen = area = 0
+    for f in faces:
+        x0, y0, x1, y1 = head_zone(f, w, h).head_box
+        seen += int(shown[y0:y1, x0:x1].sum())
+        area += max(0, (x1 - x0) * (y1 - y0))
+    return seen / max(area, 1)

@@ -1,0 +1,67 @@
+"""Every built-in avatar on every shared talking-head clip and the hamilton clip, at the CLI's
+default MSAA (4): all frames and the audio kept, and no frame slower than 5x the median.
+
+Frame times are the runner's own (``VideoSummary.frame_ms``: track + effect + encode per
+frame). Before the fix, llvmpipe's anisotropic texture sampler made single frames of the
+robot on talking_d6 take 10-100 s (see ``faceplay.render.renderer.is_software``).
+Each clip is cut to 60 frames to keep the test bounded: the first ones of the talking heads,
+and the hamilton shot with a face (frames 80-139; a median over face-less frames, which only
+track, would make every rendered frame look like a stall).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from faceplay.avatar.effect import AvatarEffect
+from faceplay.avatar.model import builtin_names
+
+FRAMES = 60
+CLIPS = ["talking_d0", "talking_d3", "talking_d6", "talking_d13", "talking_d19", "hamilton"]
+
+
+def _cut(src: Path, dst: Path, frames: int, start: int = 0) -> Path:
+    """``frames`` frames of ``src`` from frame ``start``, at its size and rate, with its audio track."""
+    from faceplay.media.video import VideoReader, VideoWriter
+
+    with VideoReader(src) as r:
+        w = VideoWriter(dst, r.fps, r.width, r.height, audio_from=src if r.has_audio else None, crf=18)
+        for i, fr in enumerate(r):
+            if i >= start + frames:
+                break
+            if i >= start:
+                w.write(fr.rgb)
+        w.close()
+    return dst
+
+
+@pytest.fixture(scope="module")
+def warm(videos_dir, tmp_path_factory):
+    """One short run first, so one-time process costs (model file checks, MediaPipe start) are paid."""
+    clip = _cut(videos_dir / "talking_d3.mp4", tmp_path_factory.mktemp("warm") / "w.mp4", 5)
+    with AvatarEffect("robot", samples=4) as fx:
+        fx.process_video(clip, clip.with_name("o.mp4"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CLIPS)
+def test_every_avatar_without_stalls(name, videos_dir, hamilton, tmp_path, warm):
+    from faceplay.media.video import probe
+
+    src = hamilton if name == "hamilton" else videos_dir / f"{name}.mp4"
+    clip = _cut(src, tmp_path / f"{name}.mp4", FRAMES, start=80 if name == "hamilton" else 0)
+    info = probe(clip)
+    report = []
+    for avatar in builtin_names():
+        out = tmp_path / f"{name}_{avatar}.mp4"
+        with AvatarEffect(avatar, samples=4) as fx:
+            res = fx.process_video(clip, out)
+        got = probe(out)
+        assert res["frames"] == got["frames"] == info["frames"] == FRAMES, (avatar, res["frames"], got["frames"])
+        assert got["has_audio"] == info["has_audio"], avatar
+        fm = res["frame_ms"]
+        report.append(f"{avatar}: p50 {fm['p50']:.0f} max {fm['max']:.0f} ms")
+        assert fm["max"] <= 5 * fm["p50"], f"{name} {avatar}: a frame took {fm['max']:.0f} ms, median {fm['p50']:.0f} ms"
+    print(f"{name}: " + "; ".join(report))
