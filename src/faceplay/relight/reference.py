@@ -114,24 +114,28 @@ def rig_from_sh(sh: np.ndarray, color=(1.0, 1.0, 1.0), name: str = "reference", 
 
 
 def light_color(rgb: np.ndarray, face) -> np.ndarray:
-    """The light's colour on a face: the skin's chromaticity over the skin prior, damped (skin tone and
-    light colour cannot be told apart, so only half the cast is trusted) and normalised to luminance 1."""
+    """The light's colour on a face, normalised to luminance 1: a mild cast only.
+
+    Skin tone and light colour cannot be told apart on one face, so two cues are
+    combined, each trusted only a quarter (in log space): the skin's chromaticity
+    over the skin prior :data:`SKIN_CHROMA`, and the grey-world colour of the
+    whole photo (which the skin tone does not bias); clamped to ±20 %.
+    """
     import cv2
 
     from faceplay.relight.masks import face_polygon
 
     m = np.zeros(rgb.shape[:2], np.uint8)
     cv2.fillPoly(m, [face_polygon(np.asarray(face.landmarks)).astype(np.int32)], 1)
+    lin_all = (rgb[::4, ::4].astype(np.float64) / 255.0) ** 2.2
+    grey = lin_all.reshape(-1, 3).mean(0)
+    grey = grey / max(float(grey @ _LUMA), 1e-6)
     px = rgb[m > 0].astype(np.float64) / 255.0
-    if px.shape[0] < 20:
-        return np.ones(3)
     lin = px ** 2.2
     y = lin @ _LUMA
-    ok = (y > 0.01) & (lin.max(1) < 0.97)
-    if ok.sum() < 20:
-        return np.ones(3)
-    chroma = lin[ok].mean(0) / max(float(y[ok].mean()), 1e-6)
-    cast = np.clip(np.sqrt(chroma / SKIN_CHROMA), 0.6, 1.5)
+    ok = (y > 0.01) & (lin.max(1) < 0.97) if len(px) else np.zeros(0, bool)
+    skin = np.ones(3) if ok.sum() < 20 else (lin[ok].mean(0) / max(float(y[ok].mean()), 1e-6)) / SKIN_CHROMA
+    cast = np.clip(np.power(np.maximum(skin, 1e-3), 0.25) * np.power(np.maximum(grey, 1e-3), 0.25), 0.8, 1.2)
     return cast / float(cast @ _LUMA)
 
 
