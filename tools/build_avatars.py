@@ -319,7 +319,9 @@ def shell_part(name, mat, mask_fn, offset, jaw=False, nlat=46, nlon=64):
         n = vertex_normals(p, idx).astype(np.float64)
         # inside the mask: lifted (tapering to the edge); just outside: tucked under the skin, so the
         # visible border is the smooth line where the shell enters the head.
-        lift = np.where(m > 0, 0.05 + offset * np.clip(m, 0, 1) ** 0.6, -0.6 * np.clip(-m / 0.4, 0, 1) + 0.05)
+        # (a smoothstep rise keeps the rim thin where the mask crosses zero, so no sawtooth shows)
+        x = np.clip(m / 0.6, 0, 1)
+        lift = np.where(m > 0, 0.05 + offset * x * x * (3 - 2 * x), -1.2 * np.clip(-m / 0.25, 0, 1) + 0.05)
         q = p + n * lift[:, None]
         tri = idx.reshape(-1, 3)
         keep = (m[tri] > -0.45).all(axis=1)
@@ -353,22 +355,35 @@ def hair_long(p, ch):
 
 
 def hair_curtain(rig: Rig, P):
-    """Long hair falling behind and beside the head down to the shoulders (a double-sided sheet)."""
+    """Long hair falling behind and beside the head down to the shoulders (a double-sided sheet).
+
+    The sheet ends in rounded locks of uneven length that curl inwards (no straight cut), and
+    its front edges turn in towards the cheeks, so its inner side is not seen from the front.
+    """
     h = rig.head(P)
-    th = np.linspace(0.95, 2 * np.pi - 0.95, 40)  # 0 = front; leaves the face free
-    ys = np.linspace(7.0, -16.0, 20)
+    th = np.linspace(0.95, 2 * np.pi - 0.95, 48)  # 0 = front; leaves the face free
+    n_rows = 22
+    t = np.linspace(0.0, 1.0, n_rows)
+    locks = 1.6 * np.abs(np.sin(th * 3.5)) + 0.8 * np.abs(np.sin(th * 7.0 + 0.6))  # uneven lock lengths
+    edge = np.clip(1.0 - np.minimum(th - 0.95, 2 * np.pi - 0.95 - th) / 0.5, 0.0, 1.0)  # 1 at the front edges
     rows = []
-    for y in ys:
+    for k in range(n_rows):
+        y = 7.0 + (-16.0 + locks - 7.0) * t[k]  # per lock: from the crown down to its own end
         below = np.clip((h.c[1] - h.r[1] * 0.35 - y) / 8.0, 0, 1)
         flare = 0.9 + 1.6 * below ** 1.5
-        top = np.sqrt(max(0.25, 1.0 - ((y - h.c[1]) / h.r[1]) ** 2)) if y > h.c[1] else 1.0
-        rx = h.r[0] * h.width_scale(min(y, h.c[1])) * (0.99 if y > h.c[1] - h.r[1] * 0.5 else 0.95) * top + flare
+        top = np.sqrt(np.clip(1.0 - ((y - h.c[1]) / h.r[1]) ** 2, 0.25, 1.0))
+        top = np.where(y > h.c[1], top, 1.0)
+        ws = np.array([h.width_scale(min(v, h.c[1])) for v in y])
+        rx = h.r[0] * ws * np.where(y > h.c[1] - h.r[1] * 0.5, 0.99, 0.95) * top + flare
         rz = h.r[2] * 0.98 * top + flare
+        curl = 1.0 - 0.12 * t[k] ** 6  # the last rows turn in under the ends
+        hug = 1.0 - 0.10 * edge * below  # front edges lean in towards the cheeks and neck
         wave = 0.25 * np.sin(th * 9 + y * 0.4)
-        rows.append(np.stack([(rx + wave) * np.sin(th), np.full_like(th, y), h.c[2] + (rz + wave) * np.cos(th)], -1))
+        r_x, r_z = (rx + wave) * curl * hug, (rz + wave) * curl * hug
+        rows.append(np.stack([r_x * np.sin(th), y, h.c[2] + r_z * np.cos(th)], -1))
     pos = np.concatenate(rows)
-    uv = np.stack([np.tile(np.linspace(0, 6, len(th)), len(ys)), np.repeat(np.linspace(0, 4, len(ys)), len(th))], -1)
-    idx = grid_indices(len(ys), len(th)).reshape(-1, 3)[:, ::-1].reshape(-1)
+    uv = np.stack([np.tile(np.linspace(0, 6, len(th)), n_rows), np.repeat(np.linspace(0, 4, n_rows), len(th))], -1)
+    idx = grid_indices(n_rows, len(th)).reshape(-1, 3)[:, ::-1].reshape(-1)
     return [("hair_long_back", "hairSheet", pos, uv.astype(np.float32), idx)]
 
 
@@ -492,8 +507,9 @@ def characters() -> list[Char]:
     # 1. toon: glossy plastic human
     toon_skin = Material("skin", hex_color("#e0ac8c"), 0.0, 0.38, clearcoat=0.7, clearcoat_roughness=0.12)
     toon_m = common(toon_skin, (0.35, 0.22, 0.12), lips=Material("lips", hex_color("#c25b5b"), 0.0, 0.3, **lip_gloss))
-    toon_m["hair"] = Material("hair", hex_color("#3b2417"), 0.0, 0.35, normal_texture=hairtex, normal_scale=0.8, clearcoat=0.8,
-                              clearcoat_roughness=0.2)
+    # strands as a soft sheen, not glitter: a light normal map, a rougher coat
+    toon_m["hair"] = Material("hair", hex_color("#3b2417"), 0.0, 0.45, normal_texture=hairtex, normal_scale=0.3, clearcoat=0.35,
+                              clearcoat_roughness=0.35)
     toon_m["hairSheet"] = toon_m["hair"].copy(double_sided=True)
     toon = Char(
         "toon", "Toon human (glossy plastic)",
