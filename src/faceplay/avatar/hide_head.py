@@ -1,9 +1,9 @@
 """Hide the person's real head before the avatar is drawn over it (replace mode).
 
 The head and hair of each face are found with the person matte (``matting.PersonSegmenter``,
-selfie model) inside a head zone built from the face's landmarks: from well above the
-forehead down to a little below the chin, about 2.6 face widths across, minus a neck
-column under the chin. Those pixels are filled with background:
+selfie model) inside a head zone built from the face's landmarks: an ellipse from well above
+the forehead down to the chin, about 2.6 face widths across at the temples (:func:`head_zone`).
+Those pixels are filled with background:
 
 * video / live: a **clean plate** - each pixel of the zone that the matte shows as
   background is remembered (running average), so once the person has moved, what was
@@ -11,7 +11,8 @@ column under the chin. Those pixels are filled with background:
 * whatever the plate does not know yet (and every photo): ``cv2.inpaint`` (Telea) on a
   low-resolution copy of the zone, upscaled - smooth, background-coloured fill.
 
-Neck, shoulders and body stay. ``AvatarEffect(keep_head=True)`` (``--keep-head``) skips this.
+Neck, shoulders and body stay; long hair that falls below the chin over the shoulders stays too
+(the person matte does not tell hair from body there). ``AvatarEffect(keep_head=True)`` (``--keep-head``) skips this.
 """
 
 from __future__ import annotations
@@ -26,21 +27,20 @@ from faceplay.face.types import Face
 
 log = logging.getLogger(__name__)
 
-ZONE_WIDTH = 1.3  #: half-width of the head zone, in face widths from the face centre
-ZONE_TOP = 1.2  #: zone top above the forehead, in face heights
-ZONE_BELOW = 0.15  #: zone bottom below the chin, in face heights (shoulders stay)
-NECK_HALF = 0.38  #: half-width of the kept neck column, in face widths
+ZONE_WIDTH = 1.3  #: half-width of the head zone, in face widths
+ZONE_TOP = 1.2  #: zone top above the forehead, in face heights (hair volume)
 PERSON = 0.4  #: matte level counted as person
 INPAINT_SIDE = 160  #: long side of the low-resolution copy that is inpainted
 
 
 @dataclass
 class HeadZone:
-    """Where one face's head may be: the zone box, its mask inside the box, and the measuring box."""
+    """Where one face's head and hair may be: an ellipse from ``ZONE_TOP`` face heights above the
+    forehead down to the chin, ``2 * ZONE_WIDTH`` face widths across - wide at the temples,
+    narrow at the chin, so shoulders and neck beside and below the chin stay."""
 
     box: tuple[int, int, int, int]  #: x0, y0, x1, y1 of the zone in the frame
-    mask: np.ndarray  #: (y1-y0, x1-x0) bool, the zone minus the neck column
-    head_box: tuple[int, int, int, int]  #: top of the head zone down to the chin (for measuring)
+    mask: np.ndarray  #: (y1-y0, x1-x0) bool, the ellipse inside the box
 
 
 def head_zone(face: Face, width: int, height: int) -> HeadZone:
@@ -48,14 +48,14 @@ def head_zone(face: Face, width: int, height: int) -> HeadZone:
     lm = np.asarray(face.landmarks, np.float64)[:, :2]
     (lx, ty), (rx, by) = lm.min(0), lm.max(0)
     fw, fh = max(rx - lx, 4.0), max(by - ty, 4.0)
-    cx = 0.5 * (lx + rx)
-    x0, x1 = int(max(0, cx - ZONE_WIDTH * fw)), int(min(width, cx + ZONE_WIDTH * fw))
-    y0, y1 = int(max(0, ty - ZONE_TOP * fh)), int(min(height, by + ZONE_BELOW * fh))
-    mask = np.ones((max(y1 - y0, 0), max(x1 - x0, 0)), bool)
-    nx0, nx1 = int(cx - NECK_HALF * fw) - x0, int(cx + NECK_HALF * fw) - x0
-    ny = int(by - 0.05 * fh) - y0
-    mask[max(ny, 0):, max(nx0, 0):max(nx1, 0)] = False
-    return HeadZone((x0, y0, x1, y1), mask, (x0, y0, x1, int(min(height, by))))
+    cx, top = 0.5 * (lx + rx), ty - ZONE_TOP * fh
+    a, b = ZONE_WIDTH * fw, 0.5 * (by - top)
+    cy = top + b
+    x0, x1 = int(max(0, np.floor(cx - a))), int(min(width, np.ceil(cx + a)))
+    y0, y1 = int(max(0, np.floor(top))), int(min(height, np.ceil(by)))
+    yy, xx = np.mgrid[y0:max(y1, y0), x0:max(x1, x0)]
+    mask = ((xx + 0.5 - cx) / a) ** 2 + ((yy + 0.5 - cy) / b) ** 2 <= 1.0
+    return HeadZone((x0, y0, x1, y1), mask)
 
 
 class HeadRemover:
@@ -190,13 +190,14 @@ def _inpaint(img: np.ndarray, mask: np.ndarray) -> None:
 
 def visible_head_fraction(original: np.ndarray, output: np.ndarray, faces: Sequence[Face], person: np.ndarray,
                           *, tol: int = 6) -> float:
-    """Share of each head region (top of the zone down to the chin) where the person's own pixels
-    (``person`` matte of ``original`` > 0.5) are still shown unchanged in ``output``."""
+    """Share of the head regions (each face's :class:`HeadZone` ellipse) where the person's own
+    pixels (``person`` matte of ``original`` > 0.5) are still shown unchanged in ``output``."""
     h, w = original.shape[:2]
     shown = (np.abs(output[..., :3].astype(np.int16) - original.astype(np.int16)).max(-1) <= tol) & (person > 0.5)
     seen = area = 0
     for f in faces:
-        x0, y0, x1, y1 = head_zone(f, w, h).head_box
-        seen += int(shown[y0:y1, x0:x1].sum())
-        area += max(0, (x1 - x0) * (y1 - y0))
+        z = head_zone(f, w, h)
+        x0, y0, x1, y1 = z.box
+        seen += int((shown[y0:y1, x0:x1] & z.mask).sum())
+        area += int(z.mask.sum())
     return seen / max(area, 1)
