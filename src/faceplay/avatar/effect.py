@@ -279,8 +279,11 @@ class AvatarEffect(AvatarRendering, Effect):
             return run.image(rgb, faces)
 
     def process_video(self, src: str | Path, dst: str | Path, *, progress: bool = False, pipeline: bool = True,
-                      encode_preset: str = "superfast", on_progress=None, should_stop=None) -> dict:
+                      encode_preset: str = "ultrafast", on_progress=None, should_stop=None) -> dict:
         """Apply the effect to a video file; the output keeps the frame count, rate and audio.
+
+        x264 ``ultrafast`` by default: 2.5x faster than ``superfast`` at 640x480 here (4 vs 10 ms
+        per frame, on the rendering thread) for ~1.7x the file size.
 
         Runs :meth:`faceplay.runner.Runner.video` (decoding + tracking one thread
         ahead of rendering + encoding). Returns the :class:`VideoSummary` as a dict.

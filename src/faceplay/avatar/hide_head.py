@@ -76,6 +76,7 @@ class HeadRemover:
         self.known: np.ndarray | None = None  #: plate pixels that hold something
         self.guess: np.ndarray | None = None  #: plate pixels that were inpainted, not seen
         self._matte: np.ndarray | None = None
+        self._fresh = False
         self._n = 0
 
     def matte(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -83,7 +84,8 @@ class HeadRemover:
         ``matte_every`` frames (in between, the last one is read at the new box)."""
         x0, y0, x1, y1 = box
         h, w = rgb.shape[:2]
-        if self._matte is None or self._matte.shape != (h, w) or self._n % self.matte_every == 0:
+        self._fresh = self._matte is None or self._matte.shape != (h, w) or self._n % self.matte_every == 0
+        if self._fresh:
             if self._matte is None or self._matte.shape != (h, w):
                 self._matte = np.zeros((h, w), np.float32)
             else:
@@ -113,7 +115,8 @@ class HeadRemover:
         if out.any():  # cover the soft edge of the hair (wisps, the matte's blur) too, never the neck
             r = max(3, int(round(min(h, w) / 160)))
             out = cv2.dilate(out.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).view(bool) & zone
-        self._learn(rgb, person, out, box)
+        if self._fresh:  # the plate learns from fresh mattes only
+            self._learn(rgb, person, out, box)
         return out, box
 
     def _learn(self, rgb: np.ndarray, person: np.ndarray, remove: np.ndarray, box) -> None:
