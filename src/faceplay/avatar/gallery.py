@@ -22,8 +22,12 @@ POSES: tuple[tuple[str, dict[str, float], float], ...] = (
 
 
 def render_sheet(names: list[str] | None = None, tile: int = 256, renderer=None, configs: dict[str, AvatarConfig] | None = None,
-                 background=(236, 238, 243)) -> np.ndarray:
-    """RGB contact sheet: one row per avatar, one column per entry of :data:`POSES`, with labels."""
+                 background=(236, 238, 243), live: bool = False) -> np.ndarray:
+    """RGB contact sheet: one row per avatar, one column per entry of :data:`POSES`, with labels.
+
+    ``live``: each tile as video and live frames draw it - at the live pixel budget
+    (32k pixels, upscaled), without MSAA, cheap shader, key + IBL light, silhouette smoothed.
+    """
     from PIL import Image, ImageDraw
 
     from faceplay.render.camera import Camera
@@ -33,7 +37,8 @@ def render_sheet(names: list[str] | None = None, tile: int = 256, renderer=None,
 
     names = names or builtin_names()
     r = renderer or Renderer(samples=4)
-    light = Lighting.studio()
+    light = Lighting.fast() if live else Lighting.studio()
+    small = int(min(tile, (32_000 ** 0.5)))
     label_h = 22
     rows = []
     for name in names:
@@ -44,8 +49,17 @@ def render_sheet(names: list[str] | None = None, tile: int = 256, renderer=None,
         tiles = []
         for label, w, yaw in POSES:
             av.set_weights(w)
-            cam = Camera.orbit(tile, tile, target=centre, distance=size * 3.2, yaw_deg=yaw, pitch_deg=4, fovy_deg=22)
-            img = over_color(r.render(av.draw_items(np.eye(4)), cam, light).color, background)
+            side = small if live else tile
+            cam = Camera.orbit(side, side, target=centre, distance=size * 3.2, yaw_deg=yaw, pitch_deg=4, fovy_deg=22)
+            if live:
+                import cv2
+
+                from faceplay.avatar.scene import soften_edges
+
+                rgba = soften_edges(r.render(av.draw_items(np.eye(4)), cam, light, samples=0, cheap=True).color)
+                img = over_color(cv2.resize(rgba, (tile, tile), interpolation=cv2.INTER_LINEAR), background)
+            else:
+                img = over_color(r.render(av.draw_items(np.eye(4)), cam, light).color, background)
             tiles.append(img)
         av.release()
         row = np.concatenate(tiles, axis=1)
