@@ -89,3 +89,40 @@ def _face_pixel_change(src, dst, polygons) -> float:
                 if m.sum() > 50:
                     diffs.append(np.abs(ya - yb)[m > 0].mean())
     return float(np.mean(diffs))
+
+
+def test_carried_frames_match_fully_shaded_ones(hamilton):
+    """Video shades every 2nd frame and moves the key frame's maps with the face in between: the carried
+    frames stay within a few levels (of 255) of shading every frame, and a changed rig is shaded at once."""
+    from faceplay.face.track import FaceTracker
+    from faceplay.media.video import VideoReader
+    from faceplay.relight.relighter import Relighter, RelightState
+
+    frames = []
+    with VideoReader(hamilton) as reader, FaceTracker(max_faces=1) as tracker:
+        for i, frame in enumerate(reader):
+            faces = tracker.update(frame.rgb, frame.timestamp)
+            if faces:
+                frames.append((frame.rgb, faces))
+            if len(frames) >= 16:
+                break
+    assert len(frames) == 16
+    outs, carried = {}, 0
+    for every in (1, 2):
+        with Relighter(video=True, shade_every=every) as r:
+            state, outs[every] = RelightState(), []
+            for rgb, faces in frames:
+                outs[every].append(r.relight(rgb, faces, preset("rembrandt"), 1.0, state=state).image)
+                carried += "reuse_ms" in r.timings
+            if every == 2:  # a new rig is never carried over
+                r.relight(rgb, faces, preset("left"), 1.0, state=state)
+                assert "reuse_ms" not in r.timings
+    assert carried >= 6
+    diffs = []
+    for (rgb, faces), a, b in zip(frames, outs[1], outs[2]):
+        m = np.zeros(rgb.shape[:2], np.uint8)
+        cv2.fillPoly(m, [face_polygon(faces[0].landmarks).astype(np.int32)], 1)
+        d = np.abs(a.astype(int) - b.astype(int))[m > 0].mean()
+        diffs.append(d)
+    carried_diffs = diffs[1::2]  # frames 1, 3, 5, ... were carried (0, 2, 4, ... shaded)
+    assert np.mean(carried_diffs) < 3.5 and max(diffs) < 6, f"face differences in levels: {np.round(diffs, 1)}"

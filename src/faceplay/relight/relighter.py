@@ -97,6 +97,9 @@ class RelightState:
     map_alpha: float = 1.0  #: EMA weight of new gain / highlight maps (1 = no smoothing)
     level: float | None = None  #: smoothed mean face gain (``keep`` exposure)
     fade: float = 0.7  #: per frame, how much of the relight is kept after the face is lost
+    #: the last fully shaded frame (key frame): its maps, face landmarks, track ids, rig and blend
+    key: dict | None = None
+    since_key: int = 0  #: frames composited from the key frame's maps since it was shaded
 
 
 class Relighter:
@@ -108,11 +111,14 @@ class Relighter:
     """
 
     def __init__(self, render_max_side: int | None = None, subdivision: int = 1, matte: str = "auto",
-                 video: bool = False, matte_every: int | None = None) -> None:
+                 video: bool = False, matte_every: int | None = None, shade_every: int | None = None) -> None:
         #: the shading map's resolution (longer side): 320 for photos, 192 for video (speed)
         self.render_max_side = render_max_side or (192 if video else 320)
         #: video: run the person segmentation every n-th frame (the matte is smoothed in between)
         self.matte_every = matte_every or (3 if video else 1)
+        #: video: shade every n-th frame; in between the key frame's maps follow the face's motion
+        #: (:mod:`faceplay.relight.reuse`) and only the full-resolution blend runs
+        self.shade_every = shade_every or (2 if video else 1)
         self._frame_no = 0
         self._last_matte: np.ndarray | None = None
         self.levels = subdivision
@@ -149,6 +155,12 @@ class Relighter:
             msg = "no face found: the image is returned unchanged"
             (log.debug if state is not None else log.warning)(msg)
             return RelightResult(image=rgb.copy(), sh=None, n_faces=0, warnings=[msg])
+        if state is not None and self.shade_every > 1 and not keep_layers:
+            from faceplay.relight.reuse import reuse
+
+            res = reuse(self, rgb, faces, rig, strength, blend, state)
+            if res is not None:
+                return res
         t = [time.perf_counter()]
         k = stages.prepare(rgb, self.render_max_side)
         stages.fit_meshes(k, faces, state.fitters if state is not None else {}, state is not None, self.levels)
@@ -171,6 +183,10 @@ class Relighter:
         t.append(time.perf_counter())
         self.timings = {f"{name}_ms": (b - a) * 1e3 for name, a, b in
                         zip(("fit", "render", "matte", "estimate", "shade", "blend"), t, t[1:])}
+        if state is not None:
+            from faceplay.relight.reuse import remember
+
+            remember(state, rgb, faces, rig, blend)
         return RelightResult(image=out, sh=k.sh, n_faces=len(faces), layers=self._layers(k, strength) if keep_layers else None)
 
     def _matte(self, k: stages.Work, faces: list, state: RelightState | None) -> np.ndarray:
