@@ -222,6 +222,8 @@ class Runner:
         stopped = False
         bar = None
         with VideoReader(src) as reader:
+            if self._tracker is None:  # start-up (model check, graph: up to seconds) is not the first frame's time
+                self._tracker = self.analyzer.tracker(smoothing=self.smoothing)
             writer = None
             if dst is not None:
                 w, h = self.effect.output_size(reader.width, reader.height)
