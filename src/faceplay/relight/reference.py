@@ -167,7 +167,10 @@ def light_from_reference(reference, relighter=None, analyzer=None) -> tuple[Rig,
     own = relighter is None
     r = relighter or Relighter()
     try:
-        est = r.estimate(rgb, [face])
+        res = r.relight(rgb, [face], Rig(name="none", lights=()), strength=0.0)
+        if res.sh is None:
+            raise NoFaceError(f"{name}: the face is too small to read its light; use a reference with a larger face")
+        est = res.original_rig()
     finally:
         if own:
             r.close()
