@@ -61,7 +61,7 @@ def short_clip(src: Path, dst: Path, frames: int) -> Path:
 
 def cli(*args) -> subprocess.CompletedProcess:
     """Run ``faceplay`` in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "faceplay.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "faceplay.cli", *map(str, args)], capture_output=True, text=True, check=False,
                           timeout=600)
 
 

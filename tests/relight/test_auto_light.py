@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from faceplay.relight.auto import auto_rig, clipped_share, half_levels, keep_catchlights, wider_side
+from faceplay.relight.auto import (
+    auto_rig,
+    clipped_share,
+    half_levels,
+    keep_catchlights,
+    wider_side,
+)
 from faceplay.relight.lights import preset
 from faceplay.relight.relighter import Relighter
 from tests.relight.helpers import analyse, cli_json

@@ -43,11 +43,11 @@ def test_hdr_is_read_linear_and_projects_the_sun_direction(tmp_path):
     assert env.dtype == np.float32 and env.shape == (256, 512, 3) and env.max() > 300
     sh = project_env(cv2.resize(env, (128, 64), interpolation=cv2.INTER_AREA))
     assert sh[3].mean() < 0  # band 1, x: the light comes from the image's left
-    rig, info = light_from_env(p)
+    _, info = light_from_env(p)
     key = info["key_lights"][0]
     assert abs(key["az"] + 70) < 4 and abs(key["el"] - 15) < 4 and key["share"] > 0.5
     assert key["color"][2] < key["color"][0]  # a warm sun
-    rig2, info2 = light_from_env(p, 180)
+    _, info2 = light_from_env(p, 180)
     assert abs(info2["key_lights"][0]["az"] - 110) < 4
 
 

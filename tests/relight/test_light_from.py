@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from faceplay.relight.lights import preset
-from faceplay.relight.reference import angle_between, describe_sh, light_from_reference, match_light
+from faceplay.relight.reference import (
+    angle_between,
+    describe_sh,
+    light_from_reference,
+    match_light,
+)
 from faceplay.relight.relighter import Relighter
 from tests.relight.helpers import analyse, cli_json, halves, short_clip
 

@@ -141,7 +141,12 @@ def find_sources(env: np.ndarray, rotate: float = 0.0, max_lights: int = 2, min_
 
 def env_to_rig(env: np.ndarray, rotate: float = 0.0, max_lights: int = 2, name: str = "env") -> tuple[Rig, dict]:
     """The rig of an environment: its dominant sources as key lights + the rest as SH fill (``keep`` exposure)."""
-    from faceplay.relight.reference import describe_sh, direction_to_az_el, project_rig, rig_from_sh
+    from faceplay.relight.reference import (
+        describe_sh,
+        direction_to_az_el,
+        project_rig,
+        rig_from_sh,
+    )
 
     if not -360.0 <= rotate <= 360.0:
         raise ConfigError(f"--env-rotate must be between -360 and 360 degrees, not {rotate}")
