@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 ZONE_WIDTH = 1.3  #: half-width of the head zone, in face widths
 ZONE_TOP = 1.2  #: zone top above the forehead, in face heights (hair volume)
 PERSON = 0.4  #: matte level counted as person
-INPAINT_SIDE = 160  #: long side of the low-resolution copy that is inpainted
+INPAINT_SIDE = 160  #: long side of the low-resolution copy that is inpainted (photos)
+INPAINT_SIDE_STREAM = 96  #: the same in streams (a face's first frame inpaints its whole zone; keep it short)
 
 
 @dataclass
@@ -161,7 +162,7 @@ class HeadRemover:
             cv2.copyTo(cv2.convertScaleAbs(plate), (remove & known).view(np.uint8), crop)
             todo = remove & ~known
         if todo.any():
-            _inpaint(crop, todo)
+            _inpaint(crop, todo, INPAINT_SIDE_STREAM if self.temporal else INPAINT_SIDE)
             if self.temporal:
                 cv2.accumulateWeighted(crop, plate, 1.0, mask=todo.view(np.uint8))
                 self.known[y0:y1, x0:x1] |= todo
@@ -170,7 +171,7 @@ class HeadRemover:
         return out
 
 
-def _inpaint(img: np.ndarray, mask: np.ndarray) -> None:
+def _inpaint(img: np.ndarray, mask: np.ndarray, side: int = INPAINT_SIDE) -> None:
     """Fill ``mask`` in ``img`` (in place) by Telea inpainting of a low-resolution copy of its box."""
     import cv2
 
@@ -180,7 +181,7 @@ def _inpaint(img: np.ndarray, mask: np.ndarray) -> None:
     y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + 1 + pad)
     x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + 1 + pad)
     crop, m = np.ascontiguousarray(img[y0:y1, x0:x1]), mask[y0:y1, x0:x1]
-    k = min(1.0, INPAINT_SIDE / max(crop.shape[:2]))
+    k = min(1.0, side / max(crop.shape[:2]))
     size = (max(4, int(round(crop.shape[1] * k))), max(4, int(round(crop.shape[0] * k))))
     small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
     ms = cv2.resize(m.view(np.uint8) * 255, size, interpolation=cv2.INTER_NEAREST)
