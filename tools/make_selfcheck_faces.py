@@ -28,8 +28,10 @@ from faceplay.quantize.data import identity_of, shared_dir
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "faceplay" / "models" / "selfcheck"
 SIDE = 256
-VIDEO_FRAMES = {"talking_d0.mp4": (40, 160, 280), "talking_d6.mp4": (60, 300, 620), "talking_d13.mp4": (90, 400),
-                "talking_d19.mp4": (50, 250)}
+#: frames of each talking-head video: expressive faces, varied poses, and attribute outputs near their
+#: decision boundaries (where an INT8 file that drifts shows it)
+VIDEO_FRAMES = {v: tuple(range(10, 410, 25)) for v in ("talking_d0.mp4", "talking_d3.mp4", "talking_d6.mp4",
+                                                       "talking_d13.mp4", "talking_d19.mp4")}
 
 
 def crop(rgb: np.ndarray, box) -> np.ndarray:

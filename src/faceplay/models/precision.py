@@ -12,7 +12,7 @@ module decides per machine:
 * otherwise a quick self-check (:mod:`faceplay.quantize.selfcheck`) runs both
   files on bundled real faces: INT8 is used only when it passes the keep rule's
   accuracy criteria **and** is at least :data:`MIN_SPEEDUP` x faster than float;
-* the decision is cached per CPU, onnxruntime version and file hashes in the
+* the decision is cached per CPU, onnxruntime version, file hashes and self-check faces in the
   user cache (``$FACEPLAY_HOME/precision.json``), never in the repository.
 """
 
@@ -92,15 +92,19 @@ def cache_path() -> Path:
 
 
 def decision_key(name: str) -> str:
-    """What a cached decision depends on: CPU, onnxruntime version, and both files' hashes."""
+    """What a cached decision depends on: CPU, onnxruntime version, both files' hashes and the self-check faces."""
+    import hashlib
+
     import onnxruntime
 
     from faceplay.machine import cpu_info
     from faceplay.models import store
 
     v = int8_candidate(name)
+    index = store.PACKAGE_DIR / "selfcheck" / "index.json"
+    faces = hashlib.sha256(index.read_bytes()).hexdigest()[:12] if index.is_file() else "-"
     return " | ".join((cpu_info().key, f"onnxruntime {onnxruntime.__version__}", store.info(name).sha256[:16],
-                       v.sha256[:16] if v else "-"))
+                       v.sha256[:16] if v else "-", f"faces {faces}"))
 
 
 def _read_cache() -> dict:
