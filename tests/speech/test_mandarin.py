@@ -190,7 +190,7 @@ def test_bench_reports_mandarin_cer_and_rtf(whisper, tmp_path):
 
     from click.testing import CliRunner
 
-    from faceplay.speech.bench import captions, zh_samples
+    from faceplay.bench.captions import captions, zh_samples
 
     assert [w.name for w, _ in zh_samples()] == [f"{n}.wav" for n in sorted(ZH_SAMPLES)]
     wav, _ = _sample("zh_nihao_shijie")

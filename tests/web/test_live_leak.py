@@ -52,7 +52,7 @@ def _settled(url: str) -> None:
 
 
 def test_live_avatar_sessions_do_not_grow_rss(tmp_path, videos_dir):
-    from faceplay.web.bench import start_server, stop_server
+    from faceplay.bench.web import start_server, stop_server
     from faceplay.web.engines import feature_available
     from faceplay.web.harness import free_port
     from faceplay.web.loadtest import camera_frames, process_rss_mb

@@ -1,7 +1,8 @@
-"""`faceplay bench NAME`: speed benchmarks of each feature (figures go to docs/BENCHMARKS.md).
+"""`faceplay bench NAME`: every benchmark, in this package (figures go to docs/BENCHMARKS.md).
 
-Each feature registers its benchmark below as ``"name": "module:attribute"`` of
-a click command; it is imported only when run. Timings on a shared CPU are
+Each benchmark is a module here registered below as ``"name": "module:attribute"``
+of a click command, imported only when run, over one harness
+(:mod:`faceplay.bench.harness`: stats, interleaved timing, memory, machine, test data). Timings on a shared CPU are
 noisy, so every benchmark reports ratios against a baseline measured in the
 same run.
 """
@@ -19,12 +20,12 @@ BENCHES: dict[str, str] = {
     "attributes": "faceplay.bench.attributes:attributes",
     "matting": "faceplay.bench.matting:matting",
     "avatar": "faceplay.avatar.bench:avatar",
-    "lookalike": "faceplay.lookalike.bench:lookalike",
+    "lookalike": "faceplay.bench.lookalike:lookalike",
     "models": "faceplay.bench.models:models_bench",
     "photos": "faceplay.bench.photos:photos",
-    "relight": "faceplay.relight.bench:relight",
-    "captions": "faceplay.speech.bench:captions",
-    "web": "faceplay.web.bench:web",
+    "relight": "faceplay.bench.relight:relight",
+    "captions": "faceplay.bench.captions:captions",
+    "web": "faceplay.bench.web:web",
 }
 
 

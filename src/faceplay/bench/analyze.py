@@ -27,10 +27,9 @@ from faceplay.bench.harness import stats as _stats
 from faceplay.clikit import emit_json, json_option, table
 
 
-
 def run_analyze_bench(clip: Path, long_frames: int = 1000, precision: str = "auto") -> dict:
-    from mediapipe.tasks.python import BaseOptions, vision
     import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
 
     from faceplay import models
     from faceplay.face.analyzer import FaceAnalyzer

@@ -10,7 +10,6 @@ from faceplay.bench.harness import shared_data, stats, time_ms
 from faceplay.clikit import emit_json, json_option, progress_enabled, table
 
 
-
 def _ms(fn, repeat: int) -> float:
     """Median wall time of ``fn()`` in milliseconds."""
     return stats(time_ms(fn, repeat, warmup=0))["median_ms"]
@@ -32,7 +31,12 @@ def attributes(photos: str, repeat: int, threads: tuple[int, ...], as_json: bool
     from tqdm import tqdm
 
     from faceplay.face.analyzer import FaceAnalyzer
-    from faceplay.face.attributes import AgeGenderModel, EmotionModel, GearModel, face_crop
+    from faceplay.face.attributes import (
+        AgeGenderModel,
+        EmotionModel,
+        GearModel,
+        face_crop,
+    )
     from faceplay.face.base import Model
     from faceplay.media.frame import Frame
     from faceplay.media.image import is_image_path, read_image

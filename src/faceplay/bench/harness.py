@@ -56,12 +56,12 @@ def interleaved(fns: dict[str, Callable[[], object]], runs: int, *, warmup: int 
 
 
 def rss_mb(pid: int | None = None) -> float:
-    """Resident memory of a process (this one by default) in MB."""
+    """Resident memory of a process (this one by default) in MiB."""
     try:
         with open(f"/proc/{pid or 'self'}/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 @contextmanager
@@ -93,7 +93,7 @@ def shared_data() -> Path:
     from faceplay.errors import ConfigError
 
     env = os.environ.get("FACEPLAY_SHARED")
-    candidates = [Path(env)] if env else [Path(__file__).resolve().parents[3] / "shared", Path.cwd().parent / "shared",
+    candidates = [Path(env)] if env else [Path(__file__).resolve().parents[3].parent / "shared", Path.cwd().parent / "shared",
                                           Path.cwd() / "shared"]
     for c in candidates:
         if (c / "data").is_dir():

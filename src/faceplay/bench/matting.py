@@ -12,7 +12,6 @@ from faceplay.bench.harness import shared_data, stats
 from faceplay.clikit import emit_json, json_option, progress_enabled, table
 
 
-
 @click.command()
 @click.option("--video", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Video to matte [default: talking_d3.mp4 of the shared test data].")

@@ -17,9 +17,9 @@ from faceplay.clikit import emit_json, json_option, table
 def run_models_bench(names: list[str] | None = None, *, runs: int = 40, radar: int = 60, per_video: int = 8,
                      progress: bool = True) -> dict:
     """Measure every (float, INT8) pair; returns a JSON-able dict."""
-    from faceplay.models import store
-    from faceplay.errors import ConfigError
     from faceplay.bench.harness import machine
+    from faceplay.errors import ConfigError
+    from faceplay.models import store
     from faceplay.models.precision import machine_decision
     from faceplay.quantize import data, speed, validate
     from faceplay.quantize.specs import SPECS

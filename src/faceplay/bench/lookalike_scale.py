@@ -1,7 +1,7 @@
 """``faceplay bench lookalike --n 10000000``: the gallery index at N faces on this machine, with bounded RAM.
 
 The vectors are the same kind as the in-RAM benchmark's (clustered unit
-vectors, :func:`~faceplay.lookalike.bench.clustered_unit_vectors`) but made
+vectors, :func:`~faceplay.bench.lookalike.clustered_unit_vectors`) but made
 in chunks from one fixed mixture, so 10M x 128-D (5 GB of float32) never sits
 in memory: each chunk is added to the index the store would choose for N
 faces (:func:`~faceplay.lookalike.stores.faiss_index.choose_kind`) and
@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
+from faceplay.bench.harness import rss_mb
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +58,6 @@ class ChunkedMixture:
         q = first[rng.integers(0, len(first), count)]
         q = q + 0.5 * rng.standard_normal(q.shape, dtype=np.float32) / np.sqrt(self.dim)
         return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def _merge_topk(best_s: np.ndarray, best_i: np.ndarray, s: np.ndarray, i: np.ndarray, k: int):
@@ -103,13 +100,13 @@ def scale_benchmark(n: int, dim: int = 128, n_queries: int = 1000, k: int = 10, 
             yield got
 
     gc.collect()
-    r0, t0 = _rss_mb(), time.perf_counter()
+    r0, t0 = rss_mb(), time.perf_counter()
     faiss.omp_set_num_threads(len(os.sched_getaffinity(0)))  # the build uses every core, a query one
     index = faiss_index.build_from_chunks(timed_chunks(), n, dim, kind)
     faiss.omp_set_num_threads(1)
     build = time.perf_counter() - t0 - timers["gen"] - timers["truth"]
     gc.collect()
-    ram = _rss_mb() - r0
+    ram = rss_mb() - r0
     with tempfile.TemporaryDirectory(prefix="faceplay-bench-scale-") as tmp:
         path = Path(tmp) / "index.faiss"
         faiss.write_index(index, str(path))

@@ -27,7 +27,6 @@ from faceplay.clikit import emit_json, json_option, table
 
 log = logging.getLogger(__name__)
 
-DEFAULT_VIDEO = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "videos" / "talking_d3.mp4"
 
 
 def load_frames(path: Path, n: int, size=(640, 480)) -> list[np.ndarray]:
@@ -144,16 +143,17 @@ def run(frames: list[np.ndarray], preset_name: str = "studio", fps: float = 30.0
 
 
 @click.command()
-@click.option("--video", type=click.Path(), default=str(DEFAULT_VIDEO), show_default=True,
-              help="A real talking-head video (frames are letterboxed to 640x480).")
+@click.option("--video", type=click.Path(), default=None,
+              help="A real talking-head video (frames are letterboxed to 640x480) [default: talking_d3.mp4 of the shared data].")
 @click.option("--frames", "n", type=int, default=150, show_default=True, help="How many frames of the video to time.")
 @click.option("--preset", "preset_name", default="studio", show_default=True, help="The light preset relit with.")
 @json_option
 def relight(video, n, preset_name, as_json):
     """Frames per second of relighting at 640x480 against raw MediaPipe FaceLandmarker on the same frames."""
+    from faceplay.bench.harness import shared_data
     from faceplay.errors import InputNotFoundError
 
-    p = Path(video)
+    p = Path(video) if video else shared_data() / "videos" / "talking_d3.mp4"
     if not p.is_file():
         raise InputNotFoundError(f"{p}: benchmark video not found; pass --video PATH")
     res = run(load_frames(p, n), preset_name)

@@ -20,8 +20,10 @@ from typing import Any
 import click
 import numpy as np
 
+from faceplay.bench import lookalike_ray as bench_ray
+from faceplay.bench import lookalike_scale as bench_scale
+from faceplay.bench.harness import rss_mb
 from faceplay.clikit import emit_json, json_option, table
-from faceplay.lookalike import bench_ray, bench_scale
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +41,6 @@ def cpu_reference_ms(reps: int = 20) -> float:
             b = (b @ a) * 1e-2
         ts.append(time.perf_counter() - t)
     return float(np.median(ts) * 1000)
-
-
-def rss_mb() -> float:
-    """Resident memory of this process in MB."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def clustered_unit_vectors(n: int, dim: int, *, clusters: int | None = None, seed: int = 0,
@@ -108,7 +104,7 @@ def bench_faiss(kind: str, db: np.ndarray, queries: np.ndarray, truth: np.ndarra
 
 def bench_embedded_store(db: np.ndarray, queries: np.ndarray, truth: np.ndarray, k: int, folder: Path) -> list[dict]:
     """The real embedded store (SQLite + FAISS cache) over the same vectors: plain and selective-filter search."""
-    from faceplay.lookalike.schema import FileRecord, Filter, GalleryEntry, Hit
+    from faceplay.lookalike.schema import Filter
     from faceplay.lookalike.stores.embedded import EmbeddedStore
 
     n, dim = db.shape

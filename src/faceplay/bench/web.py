@@ -10,7 +10,6 @@ Python, and one client alone), because the shared CPU makes absolute numbers noi
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -24,7 +23,6 @@ import numpy as np
 from faceplay.clikit import emit_json, json_option, table
 
 log = logging.getLogger(__name__)
-SHARED = Path(os.environ.get("FACEPLAY_SHARED", Path(__file__).resolve().parents[3].parent / "shared"))
 
 
 def start_server(data: Path, port: int) -> subprocess.Popen:
@@ -68,8 +66,8 @@ def stop_server(proc: subprocess.Popen) -> dict:
 
 def _direct_baseline(effect: str, frames: list[bytes], n: int = 40) -> dict:
     """The live per-frame work (decode, track, effect, encode) called directly, no web in between."""
-    from faceplay.web.engines import Engines
     from faceplay.web.config import Settings
+    from faceplay.web.engines import Engines
     from faceplay.web.live import LiveEffect
 
     with tempfile.TemporaryDirectory() as d:
@@ -156,12 +154,13 @@ def web(seconds, load_seconds, churn_seconds, clients, skip_browser, skip_load, 
     Goal on 2 cores: >= 20 fps and p95 round trip <= 150 ms. Needs the shared
     test videos (../shared/data), Debian chromium and playwright.
     """
+    from faceplay.bench.harness import shared_data
     from faceplay.web.engines import feature_available
     from faceplay.web.harness import fake_camera_y4m, free_port
     from faceplay.web.loadtest import camera_frames, load_live, load_rest, run_sync
 
-    video = SHARED / "data" / "videos" / "talking_d0.mp4"
-    photo = SHARED / "data" / "faces" / "obama_obama.jpg"
+    video = shared_data() / "videos" / "talking_d0.mp4"
+    photo = shared_data() / "faces" / "obama_obama.jpg"
     if not video.exists():
         raise click.ClickException(f"{video} not found; the benchmark needs ../shared/data")
     effects = [e for e in ("avatar", "relight") if feature_available(e)]
