@@ -17,7 +17,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from faceplay.web.effects import build_rig
-from faceplay.web.engines import Engines, require
+from faceplay.web.api import ERROR_RESPONSES as API_ERRORS
+from faceplay.web.api import _engines
+from faceplay.web.engines import require
 from faceplay.web.errors import HTTPError, public_message
 from faceplay.web.jobs import Job, JobManager
 from faceplay.web.uploads import (
@@ -35,17 +37,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api")
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Bad request (JSON: error)"},
-    401: {"description": "Missing or wrong bearer token"},
-    413: {"description": "Upload or image too large"},
-    415: {"description": "Not an image / video"},
-    422: {"description": "Undecodable image, no face, or invalid field"},
-    429: {"description": "The job queue is full; retry after the Retry-After header's seconds"},
+    **API_ERRORS, 429: {"description": "The job queue is full; retry after the Retry-After header's seconds"},
 }
-
-
-def _engines(request: Request) -> Engines:
-    return request.app.state.engines
 
 
 def _jobs(request: Request) -> JobManager:
