@@ -173,13 +173,7 @@ class Ingester:
                 log.warning("skipping %s: %s", path, res)
                 report.failed.append((str(path), str(res)))
                 continue
-            record, entries = res
-            if self.store.has_file(h):  # another run committed this content while we analysed it
-                report.files_skipped += 1
-                continue
-            self.store.add_file(record, entries)
-            report.files_added += 1
-            report.faces_added += len(entries)
+            commit(self.store, *res, report)
             bar.set_postfix(faces=report.faces_added)
         bar.close()
         self.store.flush()
@@ -311,6 +305,17 @@ class Ingester:
             timestamp=timestamp, box=tuple(float(v) for v in face.box), track_id=face.track_id,
             attributes=attributes_of(face), thumbnail=thumbnail(rgb, face.box),
         )
+
+
+def commit(store: GalleryStore, record: FileRecord, entries: list[GalleryEntry], report: IngestReport) -> bool:
+    """Write one analysed file to the store unless another run committed the same content meanwhile."""
+    if store.has_file(record.content_hash):
+        report.files_skipped += 1
+        return False
+    store.add_file(record, entries)
+    report.files_added += 1
+    report.faces_added += len(entries)
+    return True
 
 
 def default_workers() -> int:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from faceplay.errors import ConfigError, FaceplayError
-from faceplay.lookalike.ingest import IngestReport, Ingester, WorkUnit, media_files
+from faceplay.lookalike.ingest import IngestReport, Ingester, WorkUnit, commit, media_files
 from faceplay.lookalike.stores.base import GalleryStore
 
 log = logging.getLogger(__name__)
@@ -264,12 +264,8 @@ class RayIngester:
                 continue
             record, entries = self.template.assemble(f.units, f.parts)
             bar.update(1)
-            if self.store.has_file(record.content_hash):  # another run committed this content meanwhile
-                report.files_skipped += 1
+            if not commit(self.store, record, entries, report):  # another run committed this content meanwhile
                 continue
-            self.store.add_file(record, entries)
-            report.files_added += 1
-            report.faces_added += len(entries)
             bar.set_postfix(faces=report.faces_added)
             if on_commit is not None:
                 on_commit(f.path, len(entries))
