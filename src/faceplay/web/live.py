@@ -36,13 +36,13 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from faceplay.web.engines import Engines, feature_available
 from faceplay.web.errors import HTTPError, public_message
 
-from faceplay.web.live_effect import LiveEffect
+from faceplay.web.live_effect import LIVE_EFFECTS, LiveEffect
 
 __all__ = ["EFFECTS", "HEADER", "LiveEffect", "json_depth_ok", "router"]
 log = logging.getLogger(__name__)
 router = APIRouter()
 HEADER = struct.Struct("<IfII")
-EFFECTS = ("avatar", "relight")
+EFFECTS = tuple(LIVE_EFFECTS)  #: the live effects, from the registry in live_effect
 
 
 @router.websocket("/ws/live/{effect}")

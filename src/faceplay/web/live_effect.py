@@ -1,9 +1,11 @@
 """Per-connection state of a live session (``/ws/live/{effect}``): tracking, then the effect.
 
-:class:`LiveEffect` holds what one socket owns (its face tracker, avatar or relight
-state, settings); the loop in :mod:`faceplay.web.live` calls it on the engines'
+:class:`LiveEffect` holds what one socket owns (its face tracker, its live effect
+session, settings); the loop in :mod:`faceplay.web.live` calls it on the engines'
 track and GL threads, and ``faceplay bench web`` calls :meth:`LiveEffect.process`
-directly as its baseline.
+directly as its baseline. The effect comes from :data:`LIVE_EFFECTS` (no branch per
+effect); each runs through the Effect contract with a LIVE state, so the page gets
+the same live budget as ``faceplay`` streams.
 """
 
 from __future__ import annotations
@@ -19,6 +21,78 @@ from faceplay.web.errors import HTTPError
 log = logging.getLogger(__name__)
 
 
+class RelightLive:
+    """Live relighting: a :class:`~faceplay.relight.effect.RelightEffect` on the shared live relighter, one LIVE state."""
+
+    def __init__(self, engines: Engines, attributes) -> None:
+        self.engines = engines
+        self.fx = None
+        self.state = None
+
+    def configure(self, s: dict[str, Any]) -> dict[str, Any] | None:
+        from faceplay.relight.effect import RelightEffect
+
+        try:
+            az = None if s.get("az") is None else float(s["az"])
+            el = None if s.get("el") is None else float(s["el"])
+            inten = None if s.get("intensity") is None else float(s["intensity"])
+            strength = float(s.get("strength", 0.8))
+        except (TypeError, ValueError) as exc:
+            raise HTTPError(400, "az, el, intensity and strength must be numbers") from exc
+        if not 0.0 <= strength <= 1.0:
+            raise HTTPError(400, "strength must be between 0 and 1")
+        rig = build_rig(str(s.get("preset") or "studio")[:40], az, el, s.get("color"), inten)
+        s["strength"] = strength
+        if self.fx is None:  # the state (smoothed light, maps) survives a change of settings
+            self.fx = RelightEffect(rig, strength, video_relighter=self.engines.live_relighter())
+            self.state = self.fx.new_state("live")
+        self.fx.rig, self.fx.strength = rig, strength
+        return {"type": "info", "rig": rig.name}
+
+    def apply(self, frame, faces) -> tuple[Any, dict | None]:
+        return self.fx.apply(frame, faces, self.state), None
+
+    def close(self) -> None:
+        if self.fx is not None:
+            self.fx.close()  # the shared live relighter is not the effect's: it stays open
+        self.fx = self.state = None
+
+
+class AvatarLive:
+    """Live avatar: :class:`~faceplay.web.avatar_glue.LiveAvatar` (an AvatarEffect with one LIVE state)."""
+
+    def __init__(self, engines: Engines, attributes) -> None:
+        self.attributes = attributes
+        self.session = None
+        self.choice: tuple[str, str] | None = None
+
+    def configure(self, s: dict[str, Any]) -> dict[str, Any] | None:
+        from faceplay.web import avatar_glue
+
+        choice = (str(s.get("avatar", "auto")), str(s.get("mode", "replace")))
+        avatar_glue.check_choice(*choice)
+        if choice != self.choice:
+            self.close()
+            self.choice = choice
+        return None
+
+    def apply(self, frame, faces) -> tuple[Any, dict | None]:
+        from faceplay.web import avatar_glue
+
+        if self.session is None:
+            self.session = avatar_glue.session(*(self.choice or ("auto", "replace")), self.attributes)
+        return self.session.frame(frame.rgb, faces), self.session.take_info()
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+        self.session = None
+
+
+#: live effect name (as in faceplay.effects.EFFECTS) -> its live session; /ws/live/{name} serves these
+LIVE_EFFECTS: dict[str, type] = {"avatar": AvatarLive, "relight": RelightLive}
+
+
 class LiveEffect:
     """Per-connection state; every method runs on the engines' gl thread."""
 
@@ -26,10 +100,9 @@ class LiveEffect:
         self.effect = effect
         self.engines = engines
         self.tracker = None
-        self.relight_state = None
-        self.avatar = None
+        self.live = LIVE_EFFECTS[effect](engines, self._attributes)
         self.settings: dict[str, Any] = {"preset": "studio", "strength": 0.8}
-        self.rig = None
+        self.configured = False
         self.t0 = time.monotonic()
         self.last_ts = -1.0
 
@@ -39,29 +112,9 @@ class LiveEffect:
         for k in ("preset", "az", "el", "color", "intensity", "strength", "avatar", "mode"):
             if k in msg:
                 s[k] = msg[k]
-        if self.effect == "relight":
-            try:
-                az = None if s.get("az") is None else float(s["az"])
-                el = None if s.get("el") is None else float(s["el"])
-                inten = None if s.get("intensity") is None else float(s["intensity"])
-                strength = float(s.get("strength", 0.8))
-            except (TypeError, ValueError) as exc:
-                raise HTTPError(400, "az, el, intensity and strength must be numbers") from exc
-            if not 0.0 <= strength <= 1.0:
-                raise HTTPError(400, "strength must be between 0 and 1")
-            self.rig = build_rig(str(s.get("preset") or "studio")[:40], az, el, s.get("color"), inten)
-            s["strength"] = strength
-            self.settings = s
-            return {"type": "info", "rig": self.rig.name}
-        from faceplay.web import avatar_glue
-
-        avatar_glue.check_choice(str(s.get("avatar", "auto")), str(s.get("mode", "replace")))
-        changed = (s.get("avatar"), s.get("mode")) != (self.settings.get("avatar"), self.settings.get("mode"))
-        self.settings = s
-        if changed and self.avatar is not None:
-            self.avatar.close()
-            self.avatar = None
-        return None
+        info = self.live.configure(s)
+        self.settings, self.configured = s, True
+        return info
 
     def track(self, jpeg: bytes, max_pixels: int):
         """Stage 1 (track thread): decode the JPEG and track the face. Returns (rgb, faces)."""
@@ -78,24 +131,11 @@ class LiveEffect:
         """Stage 2 (gl thread): apply the effect and encode the JPEG. Returns (jpeg, faces, info)."""
         import cv2
 
-        info = None
-        if self.effect == "relight":
-            if self.relight_state is None:
-                from faceplay.relight.relighter import RelightState
+        from faceplay.media.frame import Frame
 
-                self.relight_state = RelightState()
-            if self.rig is None:
-                self.configure({})
-            relighter = self.engines.live_relighter()
-            out = relighter.relight(rgb, faces, self.rig, self.settings["strength"], state=self.relight_state).image
-        else:
-            from faceplay.web import avatar_glue
-
-            if self.avatar is None:
-                self.avatar = avatar_glue.session(str(self.settings.get("avatar", "auto")),
-                                                  str(self.settings.get("mode", "replace")), self._attributes)
-            out = self.avatar.frame(rgb, faces)
-            info = self.avatar.take_info()
+        if not self.configured:
+            self.configure({})
+        out, info = self.live.apply(Frame(rgb), faces)
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
         return buf.tobytes(), len(faces), info
 
@@ -124,13 +164,10 @@ class LiveEffect:
 
     def close_render(self) -> None:
         """Release the avatar / relight state (gl thread, where they ran)."""
-        if self.avatar is not None:
-            try:
-                self.avatar.close()
-            except Exception as exc:  # noqa: BLE001
-                log.warning("closing a live avatar failed: %s", exc)
-        self.avatar = None
-        self.relight_state = None
+        try:
+            self.live.close()
+        except Exception as exc:  # noqa: BLE001 - closing is best effort
+            log.warning("closing a live %s session failed: %s", self.effect, exc)
 
     def close(self) -> None:
         """Release everything from the calling thread (benchmark baseline)."""
