@@ -516,7 +516,7 @@ def characters() -> list[Char]:
         HeadShape((0, 1.8, -1.8), (9.6, 11.8, 10.4), 2.0, jaw_taper=0.18, crown=0.08, bumps=[]),
         toon_m, eye_r=2.05, eye_x=3.45, eye_y=2.6, eye_embed=0.5, lashes=True, lip_r=(0.3, 0.38),
         extras=[nose_part(-0.9, (1.05, 0.85, 0.9)), ears_part("human", "skin"),
-                shell_part("hair_short", "hair", hair_short, 1.3), shell_part("hair_long", "hair", hair_long, 1.6), hair_curtain,
+                shell_part("hair_short", "hair", hair_short, 1.3, nlat=64, nlon=112), shell_part("hair_long", "hair", hair_long, 1.6), hair_curtain,
                 shell_part("beard", "hair", beard_mask, 0.7, jaw=True)],
         options={"hair": {"short": ["hair_short"], "long": ["hair_long", "hair_long_back"], "none": []}, "beard": {"yes": ["beard"], "no": []},
                  "default": {"hair": "short", "beard": "no"}},
