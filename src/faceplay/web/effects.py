@@ -61,22 +61,14 @@ def encode_image(rgb: np.ndarray, fmt: str = "jpeg", quality: int = 90) -> bytes
 
 
 def decode_jpeg_frame(data: bytes, max_pixels: int) -> np.ndarray:
-    """A live frame (JPEG/PNG/WebP bytes) → RGB uint8; ValueError when it is not a usable image."""
-    import io
-
-    from PIL import Image
+    """A live frame (JPEG/PNG/WebP bytes) → RGB uint8 through :func:`faceplay.media.read_image`
+    (size checked from the header before decoding); ValueError when it is not a usable image."""
+    from faceplay.errors import ImageTooLargeError, UnreadableImageError
+    from faceplay.media.image import read_image
 
     try:
-        w, h = Image.open(io.BytesIO(data)).size  # header only: refuse huge frames before decoding
-    except Exception as exc:  # noqa: BLE001
+        return read_image(data, max_pixels=max_pixels)
+    except ImageTooLargeError as exc:
+        raise ValueError(f"the frame is over the {max_pixels} pixel limit; send 640x480") from exc
+    except UnreadableImageError as exc:
         raise ValueError("the frame is not a decodable JPEG/PNG/WebP image") from exc
-    if h * w > max_pixels:
-        raise ValueError(f"the frame is {w}x{h}, over the {max_pixels} pixel limit; send 640x480")
-    arr = np.frombuffer(data, np.uint8)
-    bgr = cv2.imdecode(arr, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError("the frame is not a decodable JPEG/PNG/WebP image")
-    h, w = bgr.shape[:2]
-    if h * w > max_pixels:
-        raise ValueError(f"the frame is {w}x{h}, over the {max_pixels} pixel limit; send 640x480")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
