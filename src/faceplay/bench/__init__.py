@@ -19,7 +19,7 @@ BENCHES: dict[str, str] = {
     "analyze": "faceplay.bench.analyze:analyze",
     "attributes": "faceplay.bench.attributes:attributes",
     "matting": "faceplay.bench.matting:matting",
-    "avatar": "faceplay.avatar.bench:avatar",
+    "avatar": "faceplay.bench.avatar:avatar",
     "lookalike": "faceplay.bench.lookalike:lookalike",
     "models": "faceplay.bench.models:models_bench",
     "photos": "faceplay.bench.photos:photos",

@@ -22,6 +22,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from faceplay.bench.harness import stats
 from faceplay.clikit import emit_json, json_option, table
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,8 @@ def raw_mediapipe(frames: list) -> dict:
             t0 = time.perf_counter()
             lm._run(image, int(t * 1000) + 1000)
             ms.append((time.perf_counter() - t0) * 1000)
-    return {"fps": round(1000 / float(np.mean(ms)), 1), "ms_p50": round(float(np.median(ms)), 2),
-            "ms_p99": round(float(np.percentile(ms, 99)), 2)}
+    st = stats(ms)
+    return {"fps": round(1000 / st["mean_ms"], 1), "ms_p50": st["median_ms"], "ms_p99": st["p99_ms"]}
 
 
 def video_path(video: Path, avatar: str, samples: int) -> dict:
@@ -146,11 +147,12 @@ def avatar(video, avatars, frames, samples, as_json) -> None:
     from faceplay.avatar.model import builtin_names
     from faceplay.errors import InputNotFoundError
 
-    root = Path(__file__).resolve().parents[3]
+    from faceplay.bench.harness import shared_data
+
     names = list(avatars) or builtin_names()
     with tempfile.TemporaryDirectory() as tmp:
         if video is None:
-            src = root.parent / "shared" / "data" / "videos" / "talking_d3.mp4"
+            src = shared_data() / "videos" / "talking_d3.mp4"
             if not src.is_file():
                 raise InputNotFoundError(f"{src} not found; pass --video FILE")
             video = make_clip(src, Path(tmp) / "clip640x480.mp4", frames=frames)
