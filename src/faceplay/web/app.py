@@ -29,7 +29,8 @@ from faceplay.web.jobs import JobManager
 
 log = logging.getLogger("faceplay.web")
 STATIC = Path(__file__).parent / "static"
-PAGES = {"/": "index.html", "/avatar": "avatar.html", "/relight": "relight.html", "/kiosk": "kiosk.html"}
+PAGES = {"/": "index.html", "/avatar": "avatar.html", "/relight": "relight.html", "/kiosk": "kiosk.html",
+         "/overlay": "overlay.html"}  # overlay: only the avatar on a transparent page (an OBS browser source)
 
 
 def _json_error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
