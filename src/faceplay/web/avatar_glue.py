@@ -106,12 +106,12 @@ def photo(rgb: np.ndarray, faces: list, avatar: str, mode: str) -> np.ndarray:
 class LiveAvatar:
     """One live avatar stream: frames with tracked faces in, composited frames out (GL thread)."""
 
-    def __init__(self, avatar: str, mode: str, analyze_attributes=None, samples: int = LIVE_SAMPLES) -> None:
+    def __init__(self, avatar: str, mode: str, analyze_attributes=None, samples: int = LIVE_SAMPLES, driver=None) -> None:
         from faceplay.avatar import AvatarEffect
 
         check_choice(avatar, mode)
         self.name = _resolve(avatar)
-        self.fx = AvatarEffect(self.name, mode=mode, samples=samples)
+        self.fx = AvatarEffect(self.name, mode=mode, samples=samples, driver=driver)
         # the per-stream state of the Effect contract (avatars, drivers, exposure), when this build has it
         new_state = getattr(self.fx, "new_state", None)
         self.state = new_state("live") if new_state is not None else None
@@ -150,6 +150,12 @@ class LiveAvatar:
         self.close()
 
 
-def session(avatar: str, mode: str, analyze_attributes=None) -> LiveAvatar:
-    """A live avatar stream (``analyze_attributes(rgb, faces)`` fills in attributes of new faces)."""
-    return LiveAvatar(avatar, mode, analyze_attributes)
+def session(avatar: str, mode: str, analyze_attributes=None, profile=None) -> LiveAvatar:
+    """A live avatar stream (``analyze_attributes(rgb, faces)`` fills in attributes of new faces;
+    ``profile``: a calibration profile JSON from ``faceplay track --calibrate``)."""
+    driver = None
+    if profile is not None:
+        from faceplay.creator.profile import load_profile
+
+        driver = load_profile(profile).driver_settings()
+    return LiveAvatar(avatar, mode, analyze_attributes, driver=driver)

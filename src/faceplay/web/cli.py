@@ -42,9 +42,11 @@ def _folder(path: Path | None) -> Path | None:
               help="Longest live session (the page can reconnect).")
 @click.option("--max-queued-jobs", type=click.IntRange(0, 10000), default=8, show_default=True,
               help="Jobs waiting behind the running one; more get HTTP 429 with Retry-After.")
+@click.option("--profile", type=click.Path(path_type=Path), default=None, metavar="FILE.json",
+              help="Calibration/sensitivity profile from 'faceplay track --calibrate' for the live avatars.")
 @json_option
 def serve(host, port, db, token, data_dir, max_upload_mb, max_pixels, live_idle, live_max_minutes, max_queued_jobs,
-          as_json) -> None:
+          profile, as_json) -> None:
     """Serve the web app (live avatar, live relight, lookalike kiosk) and the REST API.
 
     Open http://HOST:PORT/ in a browser; the API schema is at /docs and
@@ -64,6 +66,11 @@ def serve(host, port, db, token, data_dir, max_upload_mb, max_pixels, live_idle,
           "live_idle_seconds": live_idle, "live_max_seconds": live_max_minutes * 60, "max_queued_jobs": max_queued_jobs}
     if data_dir is not None:
         kw["data_dir"] = data_dir
+    if profile is not None:
+        from faceplay.creator.profile import load_profile
+
+        load_profile(profile)  # a bad profile is a one-line error now, not at the first live frame
+        kw["profile"] = profile
     settings = Settings(**kw)
     if host not in ("127.0.0.1", "localhost", "::1") and not token:
         log.warning("serving on %s without --token: anyone on your network can use the API", host)

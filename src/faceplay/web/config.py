@@ -43,6 +43,7 @@ class Settings:
     job_retention_seconds: float = 3600.0  #: ... and for at most this long after they finished
     max_queued_jobs: int = 8  #: jobs waiting behind the running one; more get 429 + Retry-After
     live_jpeg_quality: int = 80
+    profile: Path | None = None  #: calibration profile (faceplay track --calibrate) for every live avatar
     analyzers: int = 2  #: FaceAnalyzers serving REST requests in parallel (capped at the CPU count)
 
     def __post_init__(self) -> None:

@@ -63,6 +63,7 @@ class AvatarLive:
 
     def __init__(self, engines: Engines, attributes) -> None:
         self.attributes = attributes
+        self.profile = engines.settings.profile
         self.session = None
         self.choice: tuple[str, str] | None = None
 
@@ -80,7 +81,7 @@ class AvatarLive:
         from faceplay.web import avatar_glue
 
         if self.session is None:
-            self.session = avatar_glue.session(*(self.choice or ("auto", "replace")), self.attributes)
+            self.session = avatar_glue.session(*(self.choice or ("auto", "replace")), self.attributes, self.profile)
         return self.session.frame(frame.rgb, faces), self.session.take_info()
 
     def close(self) -> None:
