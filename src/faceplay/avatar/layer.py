@@ -66,7 +66,7 @@ class AvatarRendering:
             av = self.avatar_for(f, i, state)
             drv = state.drivers[self._key(f, i)]
             w = weights[i] if weights is not None else drv.weights(f, temporal=temporal)
-            model = self._model(drv.pose(f, temporal=temporal))
+            model = self._model(drv.pose(f, temporal=temporal, neutral_head=self.mode != "replace"))
             av.set_weights(w)
             items += av.draw_items(model, self.renderer)
             lo, hi = av.bounds()
