@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,20 @@ SINGLE = {
     "32bit.png": None,
 }
 GENDER = {"obama": "male", "biden": "male", "kit": "male", "alex": "male", "rose": "female"}
+
+
+def run_faceplay(*args, env: dict | None = None, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the ``faceplay`` command in a subprocess (as a user would), capturing its output."""
+    return subprocess.run([sys.executable, "-m", "faceplay.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, env={**os.environ, **(env or {})})
+
+
+def one_line_error(res: subprocess.CompletedProcess, code: int, *words: str) -> str:
+    """Assert the command failed with ``code`` and exactly one 'faceplay: error:' line containing ``words``."""
+    assert res.returncode == code, (res.returncode, res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr and "internal error" not in res.stderr, res.stderr
+    errors = [line for line in res.stderr.splitlines() if line.startswith("faceplay: error:")]
+    assert len(errors) == 1, res.stderr
+    for w in words:
+        assert w in errors[0], errors[0]
+    return errors[0]

@@ -9,26 +9,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def faceplay(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "faceplay.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
-
-
-def one_line_error(res: subprocess.CompletedProcess, code: int, *words: str) -> str:
-    assert res.returncode == code, (res.returncode, res.stdout, res.stderr)
-    assert "Traceback" not in res.stderr and "internal error" not in res.stderr, res.stderr
-    errors = [line for line in res.stderr.splitlines() if line.startswith("faceplay: error:")]
-    assert len(errors) == 1, res.stderr
-    for w in words:
-        assert w in errors[0], errors[0]
-    return errors[0]
+from tests.conftest import one_line_error
+from tests.conftest import run_faceplay as faceplay
 
 
 def digest(path: Path) -> str:

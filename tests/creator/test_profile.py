@@ -24,14 +24,6 @@ def lines(r) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def clip(videos_dir):
-    p = videos_dir / "talking_d3.mp4"
-    if not p.is_file():
-        pytest.skip(f"{p} not found")
-    return p
-
-
-@pytest.fixture(scope="module")
 def raw(clip):
     """Unshaped tracker output of the first 2 s."""
     return lines(run("track", clip, "--seconds", 2, "--json"))

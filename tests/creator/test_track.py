@@ -69,14 +69,6 @@ class Listener:
 
 
 @pytest.fixture(scope="module")
-def clip(videos_dir):
-    p = videos_dir / "talking_d3.mp4"
-    if not p.is_file():
-        pytest.skip(f"{p} not found")
-    return p
-
-
-@pytest.fixture(scope="module")
 def take(clip, tmp_path_factory):
     """One `faceplay track` run: --json, --send to a real listener, --record .csv and .glb."""
     pytest.importorskip("pythonosc")

@@ -13,23 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import one_line_error
+from tests.conftest import run_faceplay as faceplay
+
 GAL = ["obama_obama.jpg", "biden_biden.jpg", "rose_leslie_img2.jpg", "two_people.jpg"]
 GAL2 = ["kit_harington_john1.jpeg", "alex_lacamoire_img1.jpg"]
-
-
-def faceplay(*args: str, timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "faceplay.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
-
-
-def one_line_error(res: subprocess.CompletedProcess, code: int, *words: str) -> str:
-    assert res.returncode == code, (res.returncode, res.stdout, res.stderr)
-    assert "Traceback" not in res.stderr and "internal error" not in res.stderr, res.stderr
-    errors = [line for line in res.stderr.splitlines() if line.startswith("faceplay: error:")]
-    assert len(errors) == 1, res.stderr
-    for w in words:
-        assert w in errors[0], errors[0]
-    return errors[0]
 
 
 def last_json(res: subprocess.CompletedProcess) -> dict:

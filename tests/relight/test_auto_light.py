@@ -13,7 +13,6 @@ from faceplay.relight.auto import (
     wider_side,
 )
 from faceplay.relight.lights import preset
-from faceplay.relight.relighter import Relighter
 from tests.relight.helpers import analyse, cli_json
 
 NAMES = ["obama3.jpg", "biden_biden2.jpg", "rose_leslie_img1.jpg", "kit_harington_john2.jpeg"]
@@ -22,13 +21,6 @@ NAMES = ["obama3.jpg", "biden_biden2.jpg", "rose_leslie_img1.jpg", "kit_haringto
 @pytest.fixture(scope="module")
 def photos(faces_dir):
     return analyse(faces_dir, NAMES)
-
-
-@pytest.fixture(scope="module")
-def relighter():
-    r = Relighter()
-    yield r
-    r.close()
 
 
 def _darken(rgb, k):

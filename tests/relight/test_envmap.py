@@ -8,7 +8,6 @@ import pytest
 
 from faceplay.errors import InputError
 from faceplay.relight.envmap import light_from_env, project_env, read_env
-from faceplay.relight.relighter import Relighter
 from tests.relight.helpers import analyse, cli_json, halves
 
 NAMES = ["obama3.jpg", "rose_leslie_img1.jpg", "kit_harington_john1.jpeg"]
@@ -28,13 +27,6 @@ def sun_env(path, az: float, el: float = 15.0, h: int = 256) -> str:
 @pytest.fixture(scope="module")
 def photos(faces_dir):
     return analyse(faces_dir, NAMES)
-
-
-@pytest.fixture(scope="module")
-def relighter():
-    r = Relighter()
-    yield r
-    r.close()
 
 
 def test_hdr_is_read_linear_and_projects_the_sun_direction(tmp_path):

@@ -12,7 +12,6 @@ from faceplay.relight.reference import (
     light_from_reference,
     match_light,
 )
-from faceplay.relight.relighter import Relighter
 from tests.relight.helpers import analyse, cli_json, halves, short_clip
 
 REFS = ["obama3.jpg", "rose_leslie_img1.jpg"]
@@ -24,13 +23,6 @@ TARGETS = ["biden_biden2.jpg", "rose_leslie_img1.jpg", "obama_obama.jpg", "kit_h
 @pytest.fixture(scope="module")
 def photos(faces_dir):
     return analyse(faces_dir, sorted(set(REFS + TARGETS)))
-
-
-@pytest.fixture(scope="module")
-def relighter():
-    r = Relighter()
-    yield r
-    r.close()
 
 
 @pytest.fixture(scope="module")

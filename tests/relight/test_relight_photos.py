@@ -13,7 +13,6 @@ import pytest
 from faceplay.errors import ConfigError
 from faceplay.relight.lights import PRESETS, parse_light, preset, rig_from_json
 from faceplay.relight.masks import face_polygon
-from faceplay.relight.relighter import Relighter
 
 SINGLE = ["obama_obama.jpg", "obama_obama2.jpg", "obama3.jpg", "test_obama1.jpg", "obama-240p.jpg",
           "obama_partial_face.jpg", "biden_biden.jpg", "biden_biden2.jpg", "kit_harington_john1.jpeg",
@@ -35,13 +34,6 @@ def photos(faces_dir):
             assert len(faces) == 1, name
             out[name] = (rgb, faces)
     return out
-
-
-@pytest.fixture(scope="module")
-def relighter():
-    r = Relighter()
-    yield r
-    r.close()
 
 
 def face_mask(shape, face) -> np.ndarray:
