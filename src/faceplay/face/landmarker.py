@@ -28,10 +28,26 @@ _live: "weakref.WeakSet[Landmarker]" = weakref.WeakSet()
 #: MediaPipe's close() waits on its dispatcher thread and can deadlock when a
 #: collection runs inside another thread.
 _orphans: list = []
-#: A closed MediaPipe graph is dropped at once: MediaPipe's close() is idempotent
-#: (its __del__ returns without a call once the handle is gone), so freeing a closed
-#: wrapper from the collector in any thread is safe. Keeping them (as before) held
-#: ~0.9 MB per live session for the life of the process.
+#: A closed MediaPipe graph must not be finalised either: its ``close`` goes through
+#: MediaPipe's serial dispatcher even when the handle is gone, and a collection in
+#: another thread then waits on the closed dispatcher for ever (seen in the web load
+#: test). So a closed graph's class is swapped for one whose ``__del__`` does nothing
+#: (:func:`_inert`) and the graph is freed at once; where that is impossible it is
+#: kept referenced until exit, as before.
+_closed_kept: list = []
+_inert_classes: dict[type, type] = {}
+
+
+def _inert(lm) -> None:
+    """Make a closed MediaPipe task safe to garbage-collect from any thread."""
+    cls = type(lm)
+    inert = _inert_classes.get(cls)
+    if inert is None:
+        inert = _inert_classes[cls] = type(f"Closed{cls.__name__}", (cls,), {"__slots__": (), "__del__": lambda self: None})
+    try:
+        lm.__class__ = inert
+    except TypeError:  # incompatible layout: never let the collector finalise it
+        _closed_kept.append(lm)
 
 
 def _close_orphans() -> None:
@@ -40,6 +56,7 @@ def _close_orphans() -> None:
     for lm in pending:
         try:
             lm.close()
+            _inert(lm)
         except Exception as exc:  # noqa: BLE001 - best effort clean-up
             log.debug("closing an orphaned landmarker failed: %s", exc)
 
@@ -114,6 +131,7 @@ class Landmarker:
         if self._lm is not None:
             lm, self._lm = self._lm, None
             lm.close()
+            _inert(lm)
 
     def __enter__(self) -> "Landmarker":
         return self
