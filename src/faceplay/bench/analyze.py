@@ -49,6 +49,9 @@ def run_analyze_bench(clip: Path, long_frames: int = 1000, precision: str = "aut
     )
     raw_ms = []
     with quiet_stderr():
+        from faceplay.face.landmarker import guard_mediapipe_finaliser
+
+        guard_mediapipe_finaliser(vision.FaceLandmarker)
         lm = vision.FaceLandmarker.create_from_options(opts)
     try:
         for i, fr in enumerate(frames):

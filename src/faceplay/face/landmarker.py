@@ -61,6 +61,23 @@ def _close_orphans() -> None:
             log.debug("closing an orphaned landmarker failed: %s", exc)
 
 
+def guard_mediapipe_finaliser(cls) -> None:
+    """Replace MediaPipe's ``__del__`` on ``cls`` (e.g. ``vision.FaceLandmarker``) so the garbage
+    collector never calls into MediaPipe: a closed task is simply freed, an open one is kept
+    (resurrected into the orphan list) and closed explicitly later. MediaPipe's own finaliser
+    calls ``close()``, which waits on the task's serial dispatcher and deadlocks when the
+    collection runs inside another thread (seen in the web tests), whatever created the task."""
+    if getattr(cls, "_faceplay_guarded", False):
+        return
+
+    def __del__(self) -> None:
+        if getattr(self, "_handle", None):
+            _orphans.append(self)
+
+    cls.__del__ = __del__
+    cls._faceplay_guarded = True
+
+
 @atexit.register
 def _close_all() -> None:
     """Close landmarkers left open: MediaPipe's own finaliser fails at interpreter exit."""
@@ -82,6 +99,8 @@ class Landmarker:
     ) -> None:
         os.environ.setdefault("GLOG_minloglevel", "2")
         from mediapipe.tasks.python import BaseOptions, vision
+
+        guard_mediapipe_finaliser(vision.FaceLandmarker)
 
         self.mode = RunningMode(mode)
         opts = vision.FaceLandmarkerOptions(
