@@ -26,7 +26,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from faceplay.errors import ConfigError
+from faceplay.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -200,5 +200,9 @@ def resolve(name: str, precision: str) -> str:
         return v.name
     if v is None or not store.available(v.name):
         return name
-    d = machine_decision(name)
+    try:
+        d = machine_decision(name)
+    except (ModelError, OSError) as exc:  # no self-check possible: float is always correct
+        log.warning("could not check INT8 %s on this CPU (%s); using float", name, exc)
+        return name
     return v.name if d is not None and d.use_int8 else name
