@@ -172,7 +172,7 @@ class Runner:
 
         self._require(RunningMode.IMAGE, "image()")
         frame = as_frame(image)
-        self.state = self.effect.new_state(RunningMode.IMAGE)  # photos are independent
+        self._renew_state()  # photos are independent
         if faces is None:
             result = self.analyse(frame)
         else:
@@ -210,7 +210,7 @@ class Runner:
         from faceplay.media.video import VideoReader, VideoWriter
 
         self._require(RunningMode.VIDEO, "video()")
-        self.state = self.effect.new_state(RunningMode.VIDEO)
+        self._renew_state()
         self.clock = StageClock()
         alpha = self.effect.output_alpha()
         if dst is not None and alpha and Path(dst).suffix.lower() != ".webm":
@@ -331,6 +331,11 @@ class Runner:
                 worker.join(timeout=0.05)
 
     # -- lifetime ------------------------------------------------------------------
+    def _renew_state(self) -> None:
+        """A fresh stream state; the one it replaces is released."""
+        old, self.state = self.state, self.effect.new_state(self.mode)
+        self.effect.release_state(old)
+
     def _close_tracker(self) -> None:
         if self._tracker is not None:
             self._tracker.close()
@@ -338,8 +343,14 @@ class Runner:
         self._seen.clear()
 
     def close(self) -> None:
-        """Close the tracker and the analyser this runner created (the effect stays open)."""
+        """Close the tracker and the analyser this runner created (the effect stays open).
+
+        A VIDEO or LIVE stream's state is released; an IMAGE state stays until the
+        effect's next photo or close, so the last photo's result can be inspected.
+        """
         self._close_tracker()
+        if self.mode is not RunningMode.IMAGE:
+            self.effect.release_state(self.state)
         if self._own_analyzer and self._analyzer is not None:
             self._analyzer.close()
             self._analyzer = None

@@ -110,3 +110,23 @@ def test_avatar_stream_and_video_use_the_live_budget_photos_do_not(faces_dir):
         assert sharp(live) < 0.8 * sharp(photo)
     finally:
         fx.close()
+
+
+def test_streams_and_photos_release_their_states(faces_dir, videos_dir, tmp_path):
+    """A long-lived effect (the web app caches one per avatar) keeps no state per photo or finished stream."""
+    from faceplay.avatar.effect import AvatarEffect
+
+    rgb = read_image(faces_dir / "obama_obama.jpg")
+    fx = AvatarEffect("robot", samples=0)
+    try:
+        for _ in range(4):
+            fx.process_image(rgb)
+        assert len(fx._states) == 1 and len(fx.avatars) == 1  # only the last photo's avatar, for reporting
+        with fx.stream() as live, VideoReader(videos_dir / "talking_d19.mp4") as r:
+            for fr in r:
+                if fr.index >= 3:
+                    break
+                live.push(fr.rgb, fr.timestamp)
+        assert [s.mode for s in fx._states] == [RunningMode.IMAGE]
+    finally:
+        fx.close()

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 MODES = ("replace", "side-by-side", "avatar-only")
 
 
-@dataclass
+@dataclass(eq=False)  # a stream state is itself, not its contents
 class AvatarState(EffectState):
     """One stream's avatars and face drivers (by track id, or by face index in a photo) and exposure."""
 
@@ -117,9 +117,10 @@ class AvatarEffect(AvatarRendering, Effect):
         self._analyzer = None
         self._states: list[AvatarState] = []  # every stream's state, released by close()
         self.last_state: AvatarState | None = None
-        # Validate sources and options now (clear errors before any video work).
-        for s in self.sources:
-            Avatar(s, None, mapping=mapping, config=self.user_config)
+        # Validate sources and options now (clear errors before any video work); whether any avatar
+        # has options for automatic configuration is known from then on (not re-read per frame).
+        self._has_options = any([bool(Avatar(s, None, mapping=mapping, config=self.user_config).options)
+                                 for s in self.sources])
 
     # -- resources -----------------------------------------------------------------
     @property
@@ -148,9 +149,7 @@ class AvatarEffect(AvatarRendering, Effect):
 
     def needs_attributes(self) -> bool:
         """Whether automatic configuration wants face attributes for these avatars."""
-        if not self.auto_config:
-            return False
-        return any(Avatar(s, None, mapping=self.mapping).options for s in self.sources)
+        return bool(self.auto_config and self._has_options)
 
     @property
     def avatars(self) -> list[Avatar]:
@@ -159,8 +158,15 @@ class AvatarEffect(AvatarRendering, Effect):
 
     # -- the Effect contract -----------------------------------------------------------
     def new_state(self, mode: RunningMode | str) -> AvatarState:
-        """Per-stream avatars, drivers and exposure for ``mode``."""
+        """Per-stream avatars, drivers and exposure for ``mode``.
+
+        Photos are independent: a new IMAGE state releases the earlier ones (only the
+        latest photo's avatars are kept, for :attr:`avatars`).
+        """
         st = AvatarState(self.check_mode(mode))
+        if st.mode is RunningMode.IMAGE:
+            for old in [x for x in self._states if x.mode is RunningMode.IMAGE]:
+                self.release_state(old)
         self._states.append(st)
         self.last_state = st
         return st
@@ -341,7 +347,3 @@ class AvatarStream(Runner):
     def last_faces(self) -> list[Face]:
         last = getattr(self, "last", None)
         return last.faces if last is not None else []
-
-    def close(self) -> None:
-        super().close()
-        self.fx.release_state(self.state)

@@ -28,7 +28,7 @@ from faceplay.face.types import Face, RunningMode
 from faceplay.media.frame import Frame
 
 
-@dataclass
+@dataclass(eq=False)
 class EffectState:
     """What one stream of an effect carries from frame to frame.
 
@@ -87,6 +87,9 @@ class Effect(ABC):
     def output_alpha(self) -> bool:
         """True when :meth:`apply` returns RGBA (e.g. a transparent avatar)."""
         return False
+
+    def release_state(self, state: EffectState) -> None:
+        """A stream ended: free what its state holds (the effect stays open). No-op by default."""
 
     def close(self) -> None:
         """Release models and GPU resources (call on the thread that rendered)."""

@@ -31,7 +31,7 @@ from faceplay.relight.lights import Rig
 from faceplay.relight.relighter import Relighter, RelightState
 
 
-@dataclass
+@dataclass(eq=False)  # a stream state is itself, not its contents
 class RelightStreamState(EffectState):
     """One stream's temporal relighting state (None for photos)."""
 
