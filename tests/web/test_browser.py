@@ -126,9 +126,11 @@ def test_avatar_page_frames_follow_the_video(page, live_server, client, shots):
     assert diff > 10, diff
     assert "avatar:" in page.inner_text("#status")
     # record a short clip of the avatar stream: the page downloads a WebM
+    page.click("#record")
+    _wait_frames(page, 4)
+    page.wait_for_function("window.faceplayRecordedBytes > 5000", timeout=30_000)
+    assert "KB" in page.inner_text("#recbadge")
     with page.expect_download(timeout=30_000) as dl:
-        page.click("#record")
-        _wait_frames(page, 4)
         page.click("#record")
     data = open(dl.value.path(), "rb").read()
     assert dl.value.suggested_filename.endswith(".webm") and data[:4] == b"\x1a\x45\xdf\xa3" and len(data) > 5000

@@ -119,19 +119,29 @@ function showStats(root) {
   }, 250);
 }
 
-// Record the output canvas to a WebM download.
+// Record the output canvas to a WebM download. The badge shows the time and size
+// recorded so far; stopping before anything was encoded downloads nothing and says so.
 function recorder(canvas, button, badge) {
-  let rec = null, chunks = [];
+  let rec = null, chunks = [], bytes = 0, started = 0, tick = null;
+  const show = () => { badge.textContent = "● REC " + ((Date.now() - started) / 1000).toFixed(1) + " s · " + Math.round(bytes / 1024) + " KB"; };
   button.addEventListener("click", () => {
     if (rec) { rec.stop(); return; }
-    chunks = [];
+    chunks = []; bytes = 0; started = Date.now();
     rec = new MediaRecorder(canvas.captureStream(25), { mimeType: "video/webm" });
-    rec.ondataavailable = (e) => e.data.size && chunks.push(e.data);
+    rec.ondataavailable = (e) => { if (e.data.size) { chunks.push(e.data); bytes += e.data.size; window.faceplayRecordedBytes = bytes; show(); } };
     rec.onstop = () => {
+      clearInterval(tick); rec = null; button.textContent = "● Record";
+      if (!bytes) {
+        badge.textContent = "nothing recorded yet: record for at least a second";
+        setTimeout(() => { badge.style.display = "none"; }, 3000);
+        return;
+      }
+      badge.style.display = "none";
       const a = faceplay.el("a", { href: URL.createObjectURL(new Blob(chunks, { type: "video/webm" })), download: "faceplay-" + Date.now() + ".webm" });
       document.body.append(a); a.click(); a.remove();
-      rec = null; button.textContent = "● Record"; badge.style.display = "none";
     };
-    rec.start(500); button.textContent = "■ Stop & download"; badge.style.display = "block";
+    window.faceplayRecordedBytes = 0;
+    rec.start(250); show(); tick = setInterval(show, 200);
+    button.textContent = "■ Stop & download"; badge.style.display = "block";
   });
 }
