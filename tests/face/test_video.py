@@ -23,7 +23,9 @@ def test_every_frame_is_processed(runs):
     for res in runs.values():
         assert [i for i, _ in res] == list(range(275))
     with_faces = sum(1 for _, faces in runs[True] if faces)
-    assert 90 <= with_faces <= 200, with_faces  # "a face is found in about half the frames"
+    # the singer, then dim audience faces: looked at, there is a real face in ~220 of the 275 frames
+    # (MediaPipe's short-range detector finds ~145, the LiteRT tracker's YuNet ~217); none of it is made up
+    assert 130 <= with_faces <= 235, with_faces
 
 
 def test_no_track_id_switch_while_a_face_stays_in_view(runs):

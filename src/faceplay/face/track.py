@@ -2,13 +2,20 @@
 
 :class:`FaceTracker` is the streaming API: feed frames in order, get the faces
 of each frame with ``track_id`` set and landmarks, blendshapes and pose
-smoothed by One-Euro filters. The MediaPipe detector runs only when tracking
-is lost; ids are kept across short dropouts by box overlap.
+smoothed by One-Euro filters. The detector runs only when tracking is lost;
+ids are kept across short dropouts by box overlap.
+
+Two backends give the same :class:`Face`: ``"litert"`` runs the task bundle's
+models directly (:mod:`faceplay.face.litert_landmarker`, the ``fast`` extra,
+faster), ``"mediapipe"`` runs MediaPipe's FaceLandmarker graph. ``"auto"``
+(the default) takes LiteRT when it is installed; ``FACEPLAY_TRACKER`` overrides
+the default.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +37,31 @@ def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, floa
     inter = iw * ih
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union > 0 else 0.0
+
+
+BACKENDS = ("auto", "litert", "mediapipe")
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    """The tracker backend to use: ``"litert"`` or ``"mediapipe"`` (``"auto"``: ``FACEPLAY_TRACKER``, else LiteRT if installed)."""
+    if backend == "auto":
+        backend = os.environ.get("FACEPLAY_TRACKER", "auto").strip().lower() or "auto"
+    if backend not in BACKENDS:
+        from faceplay.errors import ConfigError
+
+        raise ConfigError(f"unknown tracker backend {backend!r}: use one of {', '.join(BACKENDS)} (FACEPLAY_TRACKER)")
+    if backend == "auto":
+        from faceplay.face.litert_landmarker import available
+
+        return "litert" if available() else "mediapipe"
+    if backend == "litert":
+        from faceplay.face.litert_landmarker import available
+
+        if not available():
+            from faceplay.errors import ConfigError
+
+            raise ConfigError("the litert tracker needs ai-edge-litert: pip install 'faceplay[fast]' (or use the mediapipe tracker)")
+    return backend
 
 
 @dataclass
@@ -60,8 +92,15 @@ class FaceTracker:
         smoothing: bool = True,
         max_lost_frames: int = 15,
         iou_threshold: float = 0.25,
+        backend: str = "auto",
     ) -> None:
-        self._lm = Landmarker(RunningMode.VIDEO, max_faces=max_faces, min_detection_confidence=min_detection_confidence)
+        self.backend = resolve_backend(backend)
+        if self.backend == "litert":
+            from faceplay.face.litert_landmarker import LiteRtLandmarker
+
+            self._lm = LiteRtLandmarker(max_faces=max_faces, min_detection_confidence=min_detection_confidence)
+        else:
+            self._lm = Landmarker(RunningMode.VIDEO, max_faces=max_faces, min_detection_confidence=min_detection_confidence)
         self.smoothing = smoothing
         self.max_lost_frames = max_lost_frames
         self.iou_threshold = iou_threshold
@@ -159,6 +198,8 @@ class FaceTracker:
     def reset(self) -> None:
         """Forget all tracks (e.g. at a scene cut or a new stream)."""
         self._tracks.clear()
+        if hasattr(self._lm, "reset"):
+            self._lm.reset()
 
     def close(self) -> None:
         self._lm.close()
