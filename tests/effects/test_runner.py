@@ -130,3 +130,32 @@ def test_streams_and_photos_release_their_states(faces_dir, videos_dir, tmp_path
         assert [s.mode for s in fx._states] == [RunningMode.IMAGE]
     finally:
         fx.close()
+
+
+def test_pipelined_live_gives_what_push_gives(videos_dir):
+    """Runner.live tracks (and prepares the head matte) one frame ahead in a worker thread:
+    the frames that come out are the ones push() makes, in order, pixel for pixel."""
+    import itertools
+
+    def frames():
+        with VideoReader(videos_dir / "talking_d13.mp4") as r:
+            yield from itertools.islice(r, 20)
+
+    with create("avatar", "toon", samples=0) as fx:
+        with Runner(fx, RunningMode.LIVE) as run:
+            pushed = [run.push(f.rgb, f.timestamp) for f in frames()]
+        with Runner(fx, RunningMode.LIVE) as run:
+            live = list(run.live(frames()))
+            assert {"track", "prepare", "effect"} <= set(run.clock.ms)
+    assert [r.index for r, _ in live] == list(range(20))
+    assert sum(bool(r.faces) for r, _ in live) == 20
+    for a, (_, b) in zip(pushed, live):
+        assert np.array_equal(a, b)
+    # stopping early (a closed camera window) ends the worker thread
+    with create("avatar", "robot", samples=0) as fx, Runner(fx, RunningMode.LIVE) as run:
+        for i, _ in enumerate(run.live(frames())):
+            if i == 3:
+                break
+    import threading
+
+    assert not [t for t in threading.enumerate() if t.name.startswith("faceplay-avatar-track")]

@@ -24,6 +24,7 @@ on ``background`` e.g. green screen).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,7 @@ class AvatarEffect(AvatarRendering, Effect):
         self.match_exposure = match_exposure
         self.keep_head = keep_head
         self._segmenter = None
+        self._lock = threading.Lock()
         self.max_faces = max_faces
         self.times = StageClock()
         self._renderer = None
@@ -171,11 +173,16 @@ class AvatarEffect(AvatarRendering, Effect):
         self.last_state = st
         return st
 
+    def prepare(self, frame: Frame, faces: Sequence[Face], state: EffectState) -> None:
+        """Analysis thread, one frame ahead: the person matte that head removal needs (replace mode, streams)."""
+        if self.mode == "replace" and faces and not self.keep_head and isinstance(state, AvatarState) and state.temporal:
+            self._head_remover(state).prepare(frame, faces)
+
     def apply(self, frame: Frame, faces: Sequence[Face], state: EffectState) -> np.ndarray:
         """The output frame (per :attr:`mode`) for ``frame`` with avatars on ``faces``."""
         if not isinstance(state, AvatarState):
             raise ConfigError("AvatarEffect.apply needs a state from AvatarEffect.new_state()")
-        return self.composite(frame.rgb, faces, state)
+        return self.composite(frame.rgb, faces, state, prepared=frame.get("person_matte"))
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         return (2 * width if self.mode == "side-by-side" else width), height
@@ -206,11 +213,12 @@ class AvatarEffect(AvatarRendering, Effect):
         self.avatar_for(face, i, state)
         return state.drivers[self._key(face, i)]
 
-    def composite(self, rgb: np.ndarray, faces: Sequence[Face], state: AvatarState) -> np.ndarray:
+    def composite(self, rgb: np.ndarray, faces: Sequence[Face], state: AvatarState, *, prepared=None) -> np.ndarray:
         """The output frame for ``rgb`` with avatars on ``faces`` (per :attr:`mode`).
 
         replace / side-by-side return RGB uint8; avatar-only returns RGBA when
-        ``background`` is None, else RGB on that colour.
+        ``background`` is None, else RGB on that colour. ``prepared``: the person
+        matte :meth:`prepare` made for this frame, if any.
         """
         h, w = rgb.shape[:2]
         if self.mode == "replace":
@@ -218,7 +226,7 @@ class AvatarEffect(AvatarRendering, Effect):
             t0 = time.perf_counter()
             out = rgb
             if faces and not self.keep_head:
-                out = self._head_remover(state).apply(rgb, faces)
+                out = self._head_remover(state).apply(rgb, faces, prepared)
                 self.times.add("hide_head", time.perf_counter() - t0)
                 t0 = time.perf_counter()
             if box is not None:
@@ -245,14 +253,15 @@ class AvatarEffect(AvatarRendering, Effect):
         return out
 
     def _head_remover(self, state: AvatarState):
-        if state.heads is None:
-            from faceplay.avatar.hide_head import HeadRemover
-            from faceplay.matting.segment import PersonSegmenter
+        with self._lock:  # prepare (analysis thread) and apply (render thread) may both be first
+            if state.heads is None:
+                from faceplay.avatar.hide_head import HeadRemover
+                from faceplay.matting.segment import PersonSegmenter
 
-            if self._segmenter is None:
-                self._segmenter = PersonSegmenter("selfie")
-            state.heads = HeadRemover(self._segmenter, temporal=state.temporal)
-        return state.heads
+                if self._segmenter is None:
+                    self._segmenter = PersonSegmenter("selfie")
+                state.heads = HeadRemover(self._segmenter, temporal=state.temporal)
+            return state.heads
 
     def _scene_exposure(self, rgb: np.ndarray, faces: Sequence[Face], state: AvatarState) -> float:
         """Exposure that fits the avatar into the scene (smoothed over time in a stream)."""

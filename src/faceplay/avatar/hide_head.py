@@ -83,35 +83,65 @@ class HeadRemover:
         self._matte: np.ndarray | None = None
         self._fresh = False
         self._n = 0
+        self._pn = 0  #: frames seen by prepare() (analysis thread only)
+        self._prepared = False  #: this stream's mattes are made by prepare()
 
-    def matte(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    def matte(self, rgb: np.ndarray, box: tuple[int, int, int, int], prepared=None) -> np.ndarray:
         """Person matte (float32 0..1) of the ``box`` crop of ``rgb``; in a stream recomputed every
-        ``matte_every`` frames (in between, the last one is read at the new box)."""
+        ``matte_every`` frames (in between, the last one is read at the new box).
+
+        ``prepared``: the (box, matte) :meth:`prepare` computed for this frame on the analysis
+        thread. Once a stream's frames come prepared, mattes are only made there.
+        """
         x0, y0, x1, y1 = box
         h, w = rgb.shape[:2]
-        self._fresh = self._matte is None or self._matte.shape != (h, w) or self._n % self.matte_every == 0
+        stale = self._matte is None or self._matte.shape != (h, w)
+        if prepared is not None:
+            self._fresh = True
+            (x0, y0, x1, y1), crop = prepared
+        else:
+            self._fresh = stale or (not self._prepared and self._n % self.matte_every == 0)
+            crop = self.segmenter.matte(np.ascontiguousarray(rgb[y0:y1, x0:x1])) if self._fresh else None
         if self._fresh:
-            if self._matte is None or self._matte.shape != (h, w):
+            if stale:
                 self._matte = np.zeros((h, w), np.float32)
             else:
                 self._matte.fill(0.0)
-            self._matte[y0:y1, x0:x1] = self.segmenter.matte(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+            self._matte[y0:y1, x0:x1] = crop
         self._n += 1
-        return self._matte[y0:y1, x0:x1]
+        return self._matte[box[1]:box[3], box[0]:box[2]]
 
-    def remove_mask(self, rgb: np.ndarray, faces: Sequence[Face]) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    def prepare(self, frame, faces: Sequence[Face]) -> None:
+        """On the analysis thread: every ``matte_every``-th frame, the person matte of the heads'
+        zone goes into ``frame`` (``"person_matte"``) for :meth:`apply` to use."""
+        self._prepared = True
+        h, w = frame.rgb.shape[:2]
+        _, box = self._zones(faces, w, h)
+        if self._pn % self.matte_every == 0 and box[2] > box[0] and box[3] > box[1]:
+            x0, y0, x1, y1 = box
+            frame.put("person_matte", (box, self.segmenter.matte(np.ascontiguousarray(frame.rgb[y0:y1, x0:x1]))))
+        self._pn += 1
+
+    @staticmethod
+    def _zones(faces: Sequence[Face], w: int, h: int) -> tuple[list[HeadZone], tuple[int, int, int, int]]:
+        zones = [z for z in (head_zone(f, w, h) for f in faces) if z.box[2] > z.box[0] and z.box[3] > z.box[1]]
+        if not zones:
+            return [], (0, 0, 0, 0)
+        return zones, (min(z.box[0] for z in zones), min(z.box[1] for z in zones),
+                       max(z.box[2] for z in zones), max(z.box[3] for z in zones))
+
+    def remove_mask(self, rgb: np.ndarray, faces: Sequence[Face],
+                    prepared=None) -> tuple[np.ndarray, tuple[int, int, int, int]]:
         """The person's head and hair pixels to replace with background: a bool mask of the
         returned box (x0, y0, x1, y1) that holds every face's head zone."""
         import cv2
 
         h, w = rgb.shape[:2]
-        zones = [z for z in (head_zone(f, w, h) for f in faces) if z.box[2] > z.box[0] and z.box[3] > z.box[1]]
+        zones, box = self._zones(faces, w, h)
         if not zones:
             return np.zeros((0, 0), bool), (0, 0, 0, 0)
-        box = (min(z.box[0] for z in zones), min(z.box[1] for z in zones),
-               max(z.box[2] for z in zones), max(z.box[3] for z in zones))
         bx, by = box[0], box[1]
-        person = self.matte(rgb, box) > PERSON
+        person = self.matte(rgb, box, prepared) > PERSON
         zone = np.zeros(person.shape, bool)
         for z in zones:
             x0, y0, x1, y1 = z.box
@@ -144,15 +174,15 @@ class HeadRemover:
         known |= bg
         guess &= ~bg
 
-    def apply(self, rgb: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
-        """A copy of ``rgb`` with the heads of ``faces`` replaced by background.
+    def apply(self, rgb: np.ndarray, faces: Sequence[Face], prepared=None) -> np.ndarray:
+        """A copy of ``rgb`` with the heads of ``faces`` replaced by background (``prepared``: see :meth:`matte`).
 
         In a stream, inpainted pixels are kept in the plate (marked as a guess) so the next
         frames only inpaint what is new, and are replaced when the real background shows.
         """
         if not faces:
             return rgb
-        remove, (x0, y0, x1, y1) = self.remove_mask(rgb, faces)
+        remove, (x0, y0, x1, y1) = self.remove_mask(rgb, faces, prepared)
         if not remove.any():
             return rgb
         import cv2

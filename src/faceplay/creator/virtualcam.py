@@ -8,6 +8,7 @@ get it, before any camera or model is opened.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 
@@ -56,7 +57,11 @@ def check_backend() -> None:
 
 
 def run_virtual_camera(stream, source, *, max_frames: int | None = None, progress: bool = False) -> dict:
-    """Push every frame of ``source`` through ``stream`` (``push(rgb, t) -> frame``) into a virtual camera.
+    """Send every frame of ``source`` through ``stream`` into a virtual camera.
+
+    ``stream`` is a LIVE :class:`~faceplay.runner.Runner` (frames go through
+    :meth:`~faceplay.runner.Runner.live`, tracking one frame ahead), or anything
+    with ``push(rgb, t) -> frame``.
 
     Files are paced at their frame rate (cameras are by nature). Ctrl-C stops
     cleanly. Returns a summary dict (device, frames, size, fps).
@@ -68,10 +73,12 @@ def run_virtual_camera(stream, source, *, max_frames: int | None = None, progres
         bar = tqdm(total=max_frames or source.frame_count, unit="frame", desc="virtual camera", leave=False)
     cam, n = None, 0
     try:
-        for frame in source:
-            if max_frames is not None and n >= max_frames:
-                break
-            out = np.asarray(stream.push(frame.rgb, frame.timestamp))
+        frames = itertools.islice(source, max_frames) if max_frames is not None else source
+        # stream.live: the next frame is tracked while this one renders (two cores busy)
+        outputs = stream.live(frames) if hasattr(stream, "live") else \
+            ((None, stream.push(f.rgb, f.timestamp)) for f in frames)
+        for _, out in outputs:
+            out = np.asarray(out)
             if out.ndim == 3 and out.shape[2] == 4:
                 out = out[..., :3]
             if cam is None:

@@ -7,7 +7,14 @@ frames of one stream in a per-stream *state* it creates for a
 :class:`~faceplay.face.types.RunningMode`, and implements::
 
     state = effect.new_state(RunningMode.VIDEO)
+    effect.prepare(frame, faces, state)          # optional: GL-free per-frame work
     out = effect.apply(frame, faces, state)      # frame: faceplay.media.Frame
+
+:meth:`Effect.prepare` is where an effect does per-frame work that needs
+neither the GL context nor the output of earlier frames (a person matte, say):
+the runner calls it on the analysis thread, one frame ahead of :meth:`apply`
+in VIDEO mode and in :meth:`~faceplay.runner.Runner.live`, so it overlaps the
+previous frame's rendering. It leaves its results in the frame's cache.
 
 The running mode decides quality budgets and smoothing: IMAGE takes the
 high-quality path, VIDEO and LIVE the temporal (smoothed) one, LIVE within a
@@ -75,6 +82,13 @@ class Effect(ABC):
             raise ConfigError(f"the {self.name} effect cannot run in {m.value} mode; it runs in "
                               f"{', '.join(x.value for x in self.modes)} mode")
         return m
+
+    def prepare(self, frame: Frame, faces: Sequence[Face], state: EffectState) -> None:
+        """GL-free work for ``frame`` before :meth:`apply` (results go in ``frame.cached``). No-op by default.
+
+        Runs on the analysis thread, possibly while :meth:`apply` renders the previous
+        frame: it may only touch state that :meth:`apply` does not (frames arrive in order).
+        """
 
     @abstractmethod
     def apply(self, frame: Frame, faces: Sequence[Face], state: EffectState) -> np.ndarray:

@@ -42,6 +42,14 @@ class Frame:
             self._cache[key] = v
         return v
 
+    def get(self, key: Hashable):
+        """``cache[key]`` if something put it there (e.g. an effect's :meth:`prepare`), else None."""
+        return self._cache.get(key)
+
+    def put(self, key: Hashable, value) -> None:
+        """Store a derived value for later stages of this frame."""
+        self._cache[key] = value
+
     @property
     def bgr(self) -> np.ndarray:
         return self.cached("bgr", lambda: cv2.cvtColor(self.rgb, cv2.COLOR_RGB2BGR))

@@ -39,6 +39,29 @@ def gl_context():
     return ctx
 
 
+_finish = None
+
+
+def finish() -> None:
+    """``glFinish`` on the calling thread's context, with Python's GIL released while the GPU works.
+
+    moderngl holds the GIL inside its calls, so a read-back that waits for llvmpipe to rasterise
+    would stall every other Python thread (the tracker of a pipelined stream) for the whole draw.
+    Called through ctypes, the wait happens without the GIL; the read-back after it is a copy.
+    """
+    global _finish
+    if _finish is None:
+        import ctypes
+        import ctypes.util
+
+        egl = ctypes.CDLL(ctypes.util.find_library("EGL") or "libEGL.so.1")
+        egl.eglGetProcAddress.restype = ctypes.c_void_p
+        egl.eglGetProcAddress.argtypes = [ctypes.c_char_p]
+        addr = egl.eglGetProcAddress(b"glFinish")
+        _finish = ctypes.CFUNCTYPE(None)(addr) if addr else (lambda: None)
+    _finish()
+
+
 def collect_garbage(ctx) -> int:
     """Release the GL objects that were garbage-collected without ``release()`` (call on ``ctx``'s thread).
 

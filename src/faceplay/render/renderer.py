@@ -24,7 +24,7 @@ import numpy as np
 
 from faceplay.errors import RenderError
 from faceplay.render.camera import Camera
-from faceplay.render.context import collect_garbage, gl_context
+from faceplay.render.context import collect_garbage, finish, gl_context
 from faceplay.render.lights import MAX_LIGHTS, Lighting
 from faceplay.render.material import Material
 from faceplay.render.mesh import GpuMesh, MeshData
@@ -264,6 +264,7 @@ class Renderer:
         if resolve is not None:
             ctx.copy_framebuffer(resolve, draw)
             src = resolve
+        finish()  # rasterise without holding the GIL (the tracker thread runs meanwhile)
         color = np.frombuffer(src.read(viewport=(0, 0, w, h), components=4, attachment=0), np.uint8).reshape(h, w, 4)[::-1]
         normal = depth = None
         if aux:
