@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from faceplay.errors import RenderError
-from faceplay.render.context import gl_context
+from faceplay.render.context import finish, gl_context
 
 _VS = """
 #version 330
@@ -222,6 +222,7 @@ class ShadingPass:
             self.prog["u_shadow_map"].value = 0
             self.prog["u_use_shadow"].value = 1.0 if use_shadow else 0.0
             main.render(moderngl.TRIANGLES)
+        finish()  # rasterise without holding the GIL (a tracker thread runs meanwhile)
         a = np.frombuffer(t0.read(), np.float32).reshape(h, w, 4)[::-1]
         b = np.frombuffer(t1.read(), np.float32).reshape(h, w, 4)[::-1]
         cov = a[..., 3]
