@@ -100,6 +100,19 @@ class RelightState:
     #: the last fully shaded frame (key frame): its maps, face landmarks, track ids, rig and blend
     key: dict | None = None
     since_key: int = 0  #: frames composited from the key frame's maps since it was shaded
+    ids: tuple | None = None  #: track ids of the last frame with faces
+
+    def follow(self, faces: list) -> None:
+        """Start the smoothed light afresh when none of the faces of the last frame with faces is left
+        (a new person, a cut): otherwise the new face would inherit the old one's level and light and
+        drift to its own over a second. Frames without a face keep the state (the relight fades out)."""
+        if not faces:
+            return
+        ids = tuple(f.track_id for f in faces)
+        if self.ids is not None and not set(ids) & set(self.ids):
+            self.sh = self.gain = self.spec = self.matte = self.level = self.key = None
+            self.since_key = 0
+        self.ids = ids
 
 
 class Relighter:
@@ -155,6 +168,8 @@ class Relighter:
             msg = "no face found: the image is returned unchanged"
             (log.debug if state is not None else log.warning)(msg)
             return RelightResult(image=rgb.copy(), sh=None, n_faces=0, warnings=[msg])
+        if state is not None:
+            state.follow(faces)
         if state is not None and self.shade_every > 1 and not keep_layers:
             from faceplay.relight.reuse import reuse
 
