@@ -232,7 +232,7 @@ class Runner:
         the run early (the output is then closed with the frames done so far).
         ``apply_effect`` False skips the effect (analysis only, e.g. JSON lines).
         """
-        from faceplay.media.video import VideoReader, VideoWriter
+        from faceplay.media.video import ThreadedWriter, VideoReader, VideoWriter
 
         self._require(RunningMode.VIDEO, "video()")
         self._renew_state()
@@ -254,6 +254,8 @@ class Runner:
                 w, h = self.effect.output_size(reader.width, reader.height)
                 writer = VideoWriter(dst, reader.fps, w, h, audio_from=src if reader.has_audio else None,
                                      alpha=alpha, preset=encode_preset)
+                if pipeline:  # encode in a third thread: the effect's thread only hands frames over
+                    writer = ThreadedWriter(writer, on_encoded=lambda sec: self.clock.add("encode", sec))
             if progress:
                 from tqdm import tqdm
 
@@ -265,7 +267,7 @@ class Runner:
                     if writer is not None:
                         t1 = time.perf_counter()
                         writer.write(out if out is not None else result.frame.rgb)
-                        self.clock.add("encode", time.perf_counter() - t1)
+                        self.clock.add("write" if pipeline else "encode", time.perf_counter() - t1)
                     frame_ms.append((time.perf_counter() - t0 + track_s) * 1000.0)
                     self.clock.frames += 1
                     n_faces += bool(result.faces)

@@ -89,3 +89,35 @@ def test_corrupt_video(tmp_path, hamilton):
     (tmp_path / "junk.mp4").write_bytes(b"\x00" * 1000)
     with pytest.raises(UnreadableVideoError):
         VideoReader(tmp_path / "junk.mp4")
+
+
+def test_threaded_writer_keeps_every_frame_and_never_leaves_a_broken_file(hamilton, tmp_path):
+    """Encoding in its own thread (the runner's video path): the same file as in-line encoding;
+    an encoder error comes back to the caller and an aborted file leaves nothing behind."""
+    from faceplay.media.video import ThreadedWriter
+
+    out = tmp_path / "threaded.mp4"
+    seen = []
+    with VideoReader(hamilton) as r:
+        w = ThreadedWriter(VideoWriter(out, r.fps, r.width, r.height, audio_from=hamilton), on_encoded=seen.append)
+        frames = [f.rgb for f in r]
+        first = frames[0].astype(float).mean()
+        for rgb in frames:
+            w.write(rgb)
+            rgb[:] = 0  # the caller may reuse its buffer at once: the writer took a copy
+        w.close()
+    b = probe(out)
+    assert b["frames"] == 275 and b["has_audio"] and len(seen) == 275
+    with VideoReader(out) as r:
+        assert abs(next(iter(r)).rgb.mean() - first) < 3 < first  # the frame, not the zeroed buffer
+
+    bad = tmp_path / "bad.mp4"
+    w = ThreadedWriter(VideoWriter(bad, 25, 64, 48))
+    w.write(np.zeros((48, 64, 3), np.uint8))
+    w.write(np.zeros((48, 64, 3), np.float32))  # not a uint8 image: the encoder thread fails on it
+    with pytest.raises(Exception):
+        for _ in range(20):
+            w.write(np.zeros((48, 64, 3), np.uint8))
+        w.close()
+    w.abort()
+    assert not bad.exists() and not list(tmp_path.glob("bad*"))

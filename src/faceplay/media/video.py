@@ -262,3 +262,74 @@ def _count_frames(path: str | Path) -> int:
 def _short(exc: Exception) -> str:
     s = str(exc).strip().splitlines()
     return s[-1] if s else type(exc).__name__
+
+
+class ThreadedWriter:
+    """A :class:`VideoWriter` that encodes in its own thread (PyAV encodes without the GIL).
+
+    ``write`` hands a copy of the frame to the encoder thread and returns (it waits only while
+    ``depth`` frames are already queued); an encoder error is raised by the next ``write`` or by
+    ``close``. ``close`` flushes and commits the file as :meth:`VideoWriter.close` does; ``abort``
+    drops the queue and deletes the partial file. ``on_encoded(seconds)`` is called per frame
+    from the encoder thread (timing).
+    """
+
+    def __init__(self, writer: VideoWriter, *, depth: int = 2, on_encoded=None) -> None:
+        import queue
+        import threading
+
+        self.writer = writer
+        self._q: "queue.Queue" = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._on_encoded = on_encoded
+        self._thread = threading.Thread(target=self._run, name="faceplay-encode", daemon=True)
+        self._thread.start()
+
+    @property
+    def frames_written(self) -> int:
+        return self.writer.frames_written
+
+    def _run(self) -> None:
+        import time
+
+        while True:
+            image = self._q.get()
+            if image is None:
+                return
+            if self._error is not None:
+                continue  # drain after a failure; the caller sees the error
+            t0 = time.perf_counter()
+            try:
+                self.writer.write(image)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                self._error = exc
+            if self._on_encoded is not None:
+                self._on_encoded(time.perf_counter() - t0)
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def write(self, image: np.ndarray) -> None:
+        """Queue one frame (RGB or RGBA uint8) for encoding."""
+        self._check()
+        self._q.put(np.array(image, copy=True))
+
+    def close(self) -> Path:
+        """Encode what is queued, then flush, copy the audio and move the file into place."""
+        self._q.put(None)
+        self._thread.join()
+        self._check()
+        return self.writer.close()
+
+    def abort(self) -> None:
+        """Stop encoding and delete the partial file."""
+        self._error = self._error or RuntimeError("aborted")
+        while self._thread.is_alive():
+            try:
+                self._q.put(None, timeout=0.05)
+            except Exception:  # noqa: BLE001 - queue full: the thread is still draining
+                continue
+            self._thread.join(timeout=5)
+        self.writer.abort()
+
