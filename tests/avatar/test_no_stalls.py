@@ -65,3 +65,23 @@ def test_every_avatar_without_stalls(name, videos_dir, hamilton, tmp_path, warm)
         report.append(f"{avatar}: p50 {fm['p50']:.0f} max {fm['max']:.0f} ms")
         assert fm["max"] <= 5 * fm["p50"], f"{name} {avatar}: a frame took {fm['max']:.0f} ms, median {fm['p50']:.0f} ms"
     print(f"{name}: " + "; ".join(report))
+
+
+def test_bench_avatar_json_has_every_path_against_raw_mediapipe():
+    """`faceplay bench avatar --json` (short run): the baseline runs, the three paths with their ratios."""
+    import json
+
+    from tests.conftest import run_faceplay
+
+    res = run_faceplay("bench", "avatar", "-a", "robot", "--frames", "12", "--json", timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    r = json.loads(res.stdout)
+    mp = r["raw_mediapipe"]
+    assert len(mp["runs_fps"]) == 2 and mp["fps"] in mp["runs_fps"] and mp["fps"] > 0
+    (row,) = r["avatars"]
+    for path in ("video", "live", "push"):
+        x = row[path]
+        assert x["fps"] > 0 and x["ratio_to_mediapipe"] == round(x["fps"] / mp["fps"], 3)
+        assert x["frame_ms"]["p50"] <= x["frame_ms"]["max"]
+    assert {"track", "prepare", "effect", "encode"} <= set(row["video"]["ms_per_stage"])
+    assert row["live"]["tracker"] in ("litert", "mediapipe") and r["machine"]["cores"] >= 1

@@ -140,15 +140,22 @@ def run(video: Path, avatars: list[str], samples: int = 4) -> dict:
 
     frames = _frames(video)
     machine = machine_summary()
-    mp_res = raw_mediapipe(frames)
+    # the baseline is re-measured between the avatars (a shared machine drifts within minutes) and the
+    # median run is the reference for every ratio; all runs are reported
+    mp_runs = [raw_mediapipe(frames)]
     rows = []
     for name in avatars:
+        mp_runs.append(raw_mediapipe(frames))
         row = {"avatar": name, "video": video_path(video, name, samples), "live": live_path(frames, name, samples),
                "push": live_path(frames, name, samples, pipeline=False)}
+        rows.append(row)
+    mp_res = sorted(mp_runs, key=lambda r: r["fps"])[len(mp_runs) // 2]
+    mp_res = {**mp_res, "runs_fps": [r["fps"] for r in mp_runs]}
+    for row in rows:
+        name = row["avatar"]
         for path in PATHS:
             row[path]["ratio_to_mediapipe"] = round(row[path]["fps"] / mp_res["fps"], 3)
             row[path]["goal_met"] = row[path]["ratio_to_mediapipe"] >= GOAL_RATIO
-        rows.append(row)
         log.info("%s: video %.1f fps, live %.1f fps, push %.1f fps (raw MediaPipe %.1f fps)", name, row["video"]["fps"],
                  row["live"]["fps"], row["push"]["fps"], mp_res["fps"])
     return {"benchmark": "avatar", "clip": str(video), "frames": len(frames), "size": list(frames[0][0].shape[1::-1]),
@@ -183,7 +190,8 @@ def avatar(video, avatars, frames, samples, as_json) -> None:
     m, mp_res = res["machine"], res["raw_mediapipe"]
     click.echo(f"{m.get('model', '?')} ({m.get('cores', '?')} cores), load {m['load_1min']} -> {m['load_1min_end']}; "
                f"{res['frames']} frames {res['size'][0]}x{res['size'][1]}, --samples {samples}")
-    click.echo(f"raw MediaPipe FaceLandmarker (VIDEO): {mp_res['fps']} fps, p50 {mp_res['ms_p50']} ms")
+    click.echo(f"raw MediaPipe FaceLandmarker (VIDEO): {mp_res['fps']} fps (median of runs {mp_res['runs_fps']}), "
+               f"p50 {mp_res['ms_p50']} ms")
     click.echo(f"tracker: {res['avatars'][0]['live']['tracker'] if res['avatars'] else '?'}")
     rows = []
     for r in res["avatars"]:
