@@ -1,8 +1,8 @@
 """Every built-in avatar on every shared talking-head clip and the hamilton clip, at the CLI's
 default MSAA (4): all frames and the audio kept, and no frame slower than 5x the median.
 
-Frame times are the runner's own (``VideoSummary.frame_ms``: track + effect + encode per
-frame). Before the fix, llvmpipe's anisotropic texture sampler made single frames of the
+Frame times are the runner's own (``VideoSummary.frame_ms``: track + prepare + effect per
+frame, and the hand-over to the encoder thread). Before the fix, llvmpipe's anisotropic texture sampler made single frames of the
 robot on talking_d6 take 10-100 s (see ``faceplay.render.renderer.is_software``).
 Each clip is cut to 60 frames to keep the test bounded: the first ones of the talking heads,
 and the hamilton shot with a face (frames 80-139; a median over face-less frames, which only

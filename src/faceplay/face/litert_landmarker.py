@@ -55,6 +55,7 @@ BLENDSHAPE_SUBSET = np.array([
     384, 385, 386, 387, 388, 389, 390, 397, 398, 400, 402, 405, 409, 415, 454, 466, 468, 469, 470, 471, 472, 473,
     474, 475, 476, 477], dtype=np.int32)
 DETECT_SIDE = 640  #: YuNet input: longest side of the frame for (re-)detection
+MIN_ROI_PX = 8.0  #: a region smaller than this is no face (the crop would be all interpolation)
 DETECTION_SCALE = 1.4  #: region side / YuNet box side (the landmark model loses a face drawn smaller than at ~1.8)
 
 
@@ -279,6 +280,8 @@ class LiteRtLandmarker:
         return [roi_from_detection(d) for d in det]
 
     def _run(self, rgb: np.ndarray, roi: Roi) -> np.ndarray | None:
+        if not roi.side >= MIN_ROI_PX:  # also NaN: degenerate landmarks or detection
+            return None
         crop = cv2.warpAffine(rgb, roi.to_crop(), (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         x = crop.astype(np.float32)[None] * (1.0 / 255.0)
         pts, flag, _ = self._landmarks(x)
