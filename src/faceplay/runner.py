@@ -209,8 +209,9 @@ class Runner:
         """(result, output) for every frame of a live source (a camera, or a file standing in for one).
 
         With ``pipeline`` the next frame is read and tracked in a worker thread while
-        this one is rendered: about twice the frame rate of :meth:`push` on two cores,
-        for one frame more of latency. Per-stage times are in ``self.clock``.
+        this one is rendered: 1.4-1.6x the frame rate of :meth:`push` on two cores
+        (``faceplay bench avatar``), for one frame more of latency. Per-stage times are
+        in ``self.clock``.
         """
         self._require(RunningMode.LIVE, "live()")
         for result, _ in self._analysed(frames, pipeline, depth=1):  # live: keep latency to a frame or two
