@@ -30,7 +30,7 @@ from faceplay import models
 from faceplay.face.landmarker import Landmarker
 from faceplay.face.pose import VERTICAL_FOV_DEG, euler_from_matrix
 from faceplay.face.track import iou
-from faceplay.face.types import Face, FaceList, Pose, RunningMode
+from faceplay.face.types import Face, FaceList, Pose, RunningMode, landmark_box
 from faceplay.native import quiet_opencv
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,28 @@ DETECT_SIDES = (DETECT_MAX_SIDE, 320)  # the pyramid: full detail, then a scale 
 WEAK_SCORE = 0.5  # candidates from this score up are confirmed by the landmarker instead of dropped
 CROP_SIZE = 384  # landmarker crop side in pixels
 MERGE_IOU = 0.4  # candidates of two scales overlapping more than this are one face
+
+
+def yunet(score_threshold: float, top_k: int = 5000):
+    """The bundled YuNet detector (OpenCV zoo) keeping detections from ``score_threshold`` up."""
+    quiet_opencv()
+    return cv2.FaceDetectorYN.create(str(models.model_path("yunet")), "", (320, 320), score_threshold, 0.3, top_k)
+
+
+def yunet_rows(detector, rgb: np.ndarray, side: int) -> np.ndarray:
+    """YuNet rows (x, y, w, h, 5 keypoints as x, y, score) for ``rgb`` searched with its longer side
+    at most ``side`` pixels, in full-image pixels, best first; (0, 15) when nothing is found."""
+    h, w = rgb.shape[:2]
+    s = min(1.0, side / max(h, w))
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if s < 1 else rgb
+    detector.setInputSize(size)
+    _, det = detector.detect(cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+    if det is None:
+        return np.zeros((0, 15), np.float32)
+    det = det[np.argsort(-det[:, -1])].copy()
+    det[:, :14] /= s
+    return det
 
 
 class PhotoFaceDetector:
@@ -61,9 +83,7 @@ class PhotoFaceDetector:
 
     def _prepare(self) -> None:
         if self._yunet is None:
-            quiet_opencv()
-            path = str(models.model_path("yunet"))
-            self._yunet = cv2.FaceDetectorYN.create(path, "", (320, 320), self.weak_score, 0.3, 5000)
+            self._yunet = yunet(self.weak_score)
             self._lm = Landmarker(RunningMode.IMAGE, max_faces=1, min_detection_confidence=0.3)
 
     def candidates(self, rgb: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
@@ -81,12 +101,8 @@ class PhotoFaceDetector:
             if size in done or (found and side < DETECT_MAX_SIDE and max(size) * 1.5 > max(h, w) * min(1.0, DETECT_MAX_SIDE / max(h, w))):
                 continue  # this scale is (nearly) the one already searched
             done.add(size)
-            small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if s < 1 else rgb
-            bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
-            self._yunet.setInputSize(size)
-            _, det = self._yunet.detect(bgr)
-            for d in det if det is not None else ():
-                x, y, bw, bh = (float(v) / s for v in d[:4])
+            for d in yunet_rows(self._yunet, rgb, side):
+                x, y, bw, bh = (float(v) for v in d[:4])
                 if min(bw, bh) >= self.min_face_px:
                     found.append(((x, y, bw, bh), float(d[-1])))
         found.sort(key=lambda b: -b[1])
@@ -140,8 +156,7 @@ class PhotoFaceDetector:
         lm[:, 2] = lm[:, 2] / scale
         h, w = rgb.shape[:2]
         f.landmarks = lm
-        x0, y0 = lm[:468, 0].min(), lm[:468, 1].min()
-        f.box = (float(x0), float(y0), float(lm[:468, 0].max() - x0), float(lm[:468, 1].max() - y0))
+        f.box = landmark_box(lm)
         mat = crop_pose_to_image(f.pose.matrix, (cx, cy), side, w, h)
         yaw, pitch, roll = euler_from_matrix(mat)
         f.pose = Pose(yaw=yaw, pitch=pitch, roll=roll, matrix=mat)

@@ -17,7 +17,7 @@ import numpy as np
 
 from faceplay import models
 from faceplay.face.pose import euler_from_matrix
-from faceplay.face.types import BLENDSHAPE_NAMES, Face, Pose, RunningMode
+from faceplay.face.types import BLENDSHAPE_NAMES, Face, Pose, RunningMode, landmark_box
 from faceplay.native import quiet_stderr
 
 log = logging.getLogger(__name__)
@@ -172,8 +172,6 @@ def _to_face(lms, blend, matrix, w: int, h: int) -> Face:
     arr[:, 0] *= w
     arr[:, 1] *= h
     arr[:, 2] *= w
-    x0, y0 = arr[:468, 0].min(), arr[:468, 1].min()
-    x1, y1 = arr[:468, 0].max(), arr[:468, 1].max()
     if blend:
         scores = {c.category_name: float(c.score) for c in blend if c.category_name != "_neutral"}
         shapes = {n: scores.get(n, 0.0) for n in BLENDSHAPE_NAMES}
@@ -183,7 +181,7 @@ def _to_face(lms, blend, matrix, w: int, h: int) -> Face:
     yaw, pitch, roll = euler_from_matrix(m)
     presence = float(getattr(lms[0], "presence", None) or 1.0) if lms else 1.0
     return Face(
-        box=(float(x0), float(y0), float(x1 - x0), float(y1 - y0)),
+        box=landmark_box(arr),
         score=presence,
         landmarks=arr,
         blendshapes=shapes,

@@ -43,7 +43,7 @@ import numpy as np
 
 from faceplay import models
 from faceplay.face.pose import NEAR, VERTICAL_FOV_DEG, euler_from_matrix
-from faceplay.face.types import BLENDSHAPE_NAMES, Face, Pose, RunningMode
+from faceplay.face.types import BLENDSHAPE_NAMES, Face, Pose, RunningMode, landmark_box
 
 CROP = 256  #: landmark model input side
 ROI_SCALE = 1.5  #: MediaPipe's region scale around the landmarks' box
@@ -214,14 +214,12 @@ class LiteRtLandmarker:
 
     def __init__(self, *, max_faces: int = 5, min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5, threads: int = 1, redetect_every: int = 15) -> None:
-        from faceplay.native import quiet_opencv
+        from faceplay.face.detect import yunet
 
         with zipfile.ZipFile(models.model_path("face_landmarker")) as z:
             self._landmarks = _Model(z.read("face_landmarks_detector.tflite"), threads)
             self._blend = _Model(z.read("face_blendshapes.tflite"), 1)
-        quiet_opencv()
-        self._yunet = cv2.FaceDetectorYN.create(str(models.model_path("yunet")), "", (320, 320),
-                                                min_detection_confidence, 0.3, 50)
+        self._yunet = yunet(min_detection_confidence, top_k=50)
         self.max_faces = max_faces
         self.min_tracking_confidence = min_tracking_confidence
         self.redetect_every = redetect_every
@@ -270,17 +268,9 @@ class LiteRtLandmarker:
 
     # -- stages --------------------------------------------------------------------------------
     def _detect(self, rgb: np.ndarray) -> list[Roi]:
-        h, w = rgb.shape[:2]
-        s = min(1.0, DETECT_SIDE / max(h, w))
-        size = (max(1, round(w * s)), max(1, round(h * s)))
-        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if s < 1 else rgb
-        self._yunet.setInputSize(size)
-        _, det = self._yunet.detect(cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
-        if det is None:
-            return []
-        det = det[np.argsort(-det[:, -1])].copy()
-        det[:, :14] /= s
-        return [roi_from_detection(d) for d in det]
+        from faceplay.face.detect import yunet_rows
+
+        return [roi_from_detection(d) for d in yunet_rows(self._yunet, rgb, DETECT_SIDE)]
 
     def _run(self, rgb: np.ndarray, roi: Roi) -> np.ndarray | None:
         if not roi.side >= MIN_ROI_PX:  # also NaN: degenerate landmarks or detection
@@ -300,24 +290,17 @@ class LiteRtLandmarker:
         shapes.update((n, float(v)) for n, v in zip(BLENDSHAPE_NAMES, scores[1:]))
         m = pose_matrix(lm[:468], w, h)
         yaw, pitch, roll = euler_from_matrix(m)
-        x0, y0 = lm[:468, 0].min(), lm[:468, 1].min()
-        x1, y1 = lm[:468, 0].max(), lm[:468, 1].max()
-        return Face(box=(float(x0), float(y0), float(x1 - x0), float(y1 - y0)), score=1.0, landmarks=lm,
+        return Face(box=landmark_box(lm), score=1.0, landmarks=lm,
                     blendshapes=shapes, pose=Pose(yaw=yaw, pitch=pitch, roll=roll, matrix=m))
-
-
-def _box(lm: np.ndarray) -> tuple[float, float, float, float]:
-    x0, y0 = lm[:468, 0].min(), lm[:468, 1].min()
-    return float(x0), float(y0), float(lm[:468, 0].max() - x0), float(lm[:468, 1].max() - y0)
 
 
 def _overlaps(lm: np.ndarray, found: list[np.ndarray]) -> bool:
     from faceplay.face.track import iou
 
-    b = _box(lm)
-    return any(iou(b, _box(f)) > 0.4 for f in found)
+    b = landmark_box(lm)
+    return any(iou(b, landmark_box(f)) > 0.4 for f in found)
 
 
 def _inside(roi: Roi, lm: np.ndarray) -> bool:
-    x, y, w, h = _box(lm)
+    x, y, w, h = landmark_box(lm)
     return x <= roi.cx <= x + w and y <= roi.cy <= y + h

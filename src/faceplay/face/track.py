@@ -24,7 +24,7 @@ from scipy.spatial.transform import Rotation
 from faceplay.face.landmarker import Landmarker
 from faceplay.face.pose import euler_from_matrix
 from faceplay.face.smoothing import FaceSmoother
-from faceplay.face.types import BLENDSHAPE_NAMES, Face, RunningMode
+from faceplay.face.types import BLENDSHAPE_NAMES, Face, RunningMode, landmark_box
 
 log = logging.getLogger(__name__)
 
@@ -191,9 +191,7 @@ class FaceTracker:
         out[:3, 3] = v[4:]
         f.pose.matrix = out
         f.pose.yaw, f.pose.pitch, f.pose.roll = euler_from_matrix(out)
-        x0, y0 = f.landmarks[:468, 0].min(), f.landmarks[:468, 1].min()
-        x1, y1 = f.landmarks[:468, 0].max(), f.landmarks[:468, 1].max()
-        f.box = (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+        f.box = landmark_box(f.landmarks)
 
     def reset(self) -> None:
         """Forget all tracks (e.g. at a scene cut or a new stream)."""

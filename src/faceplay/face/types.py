@@ -49,6 +49,13 @@ class RunningMode(str, Enum):
     LIVE = "live"  #: frames pushed one by one as they arrive (camera, web page); tracked, within a latency budget
 
 
+def landmark_box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
+    """(x, y, w, h) of the 468 face-mesh landmarks (the iris points excluded): ``Face.box`` of tracked faces."""
+    pts = np.asarray(landmarks)[:468, :2]
+    (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
+    return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
+
+
 @dataclass
 class Pose:
     """Head pose.
