@@ -147,3 +147,18 @@ def test_carried_frames_match_fully_shaded_ones(hamilton):
         diffs.append(d)
     carried_diffs = diffs[1::2]  # frames 1, 3, 5, ... were carried (0, 2, 4, ... shaded)
     assert np.mean(carried_diffs) < 3.5 and max(diffs) < 6, f"face differences in levels: {np.round(diffs, 1)}"
+
+
+def test_bench_relight_json_reports_video_and_live_against_raw_mediapipe():
+    """`faceplay bench relight --json` (short run): the baseline and both paths with their ratios."""
+    import json
+
+    from tests.conftest import run_faceplay
+
+    res = run_faceplay("bench", "relight", "--frames", "12", "--json", timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    r = json.loads(res.stdout)
+    assert r["raw_mediapipe_fps"] > 0 and r["frames"] == 12 and r["frames_with_faces"] >= 10
+    for path in ("video", "live"):
+        assert r[f"{path}_fps"] > 0 and r[f"{path}_over_raw_mediapipe"] == round(r[f"{path}_fps"] / r["raw_mediapipe_fps"], 2)
+    assert r["live_frame_ms"]["p50"] <= r["live_frame_ms"]["max"] and r["machine"]["cores"] >= 1

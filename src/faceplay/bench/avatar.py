@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import time
 from pathlib import Path
 
 import click
@@ -69,20 +68,9 @@ def _frames(video: Path) -> list:
 
 def raw_mediapipe(frames: list) -> dict:
     """fps of the MediaPipe FaceLandmarker task alone (VIDEO mode) on decoded frames."""
-    import mediapipe as mp
+    from faceplay.bench.harness import raw_mediapipe_ms
 
-    from faceplay.face.landmarker import Landmarker
-    from faceplay.face.types import RunningMode
-
-    with Landmarker(RunningMode.VIDEO, max_faces=1) as lm:
-        lm.detect(frames[0][0], 0)  # graph start + first detection, not timed
-        ms = []
-        for i, (rgb, t) in enumerate(frames):
-            image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
-            t0 = time.perf_counter()
-            lm._run(image, int(t * 1000) + 1000)
-            ms.append((time.perf_counter() - t0) * 1000)
-    st = stats(ms)
+    st = stats(raw_mediapipe_ms(frames))
     return {"fps": round(1000 / st["mean_ms"], 1), "ms_p50": st["median_ms"], "ms_p99": st["p99_ms"]}
 
 
@@ -102,8 +90,7 @@ def live_path(frames: list, avatar: str, samples: int, pipeline: bool = True) ->
     Frame ms is the time from a frame's arrival (the loop asking for it) to its output.
     """
     from faceplay.avatar.effect import AvatarEffect
-    from faceplay.media.frame import Frame
-    from faceplay.runner import percentiles
+    from faceplay.bench.harness import live_stream
 
     with AvatarEffect(avatar, samples=samples) as fx:
         fx.warm_up()
@@ -111,27 +98,10 @@ def live_path(frames: list, avatar: str, samples: int, pipeline: bool = True) ->
             live.push(frames[0][0], 0.0)  # tracker start, not timed
             fx.times.ms.clear()
             live.clock.ms.clear()
-            ms = []
-            arrived: dict[int, float] = {}
-
-            def source():
-                for i, (rgb, t) in enumerate(frames):
-                    arrived[i] = time.perf_counter()
-                    yield Frame(rgb, timestamp=t + 1.0, index=i)
-
-            t_all = time.perf_counter()
-            if pipeline:
-                for result, _ in live.live(source()):
-                    ms.append((time.perf_counter() - arrived[result.index]) * 1000)
-            else:
-                for frame in source():
-                    live.push(frame.rgb, frame.timestamp)
-                    ms.append((time.perf_counter() - arrived[frame.index]) * 1000)
-            dt = time.perf_counter() - t_all
-            n = len(frames)
-            stages = {k: round(v / n, 2) for k, v in {**live.clock.ms, **fx.times.ms}.items()}
+            res = live_stream(live, [(rgb, t + 1.0) for rgb, t in frames], pipeline=pipeline)
+            stages = {k: round(v / res["frames"], 2) for k, v in {**live.clock.ms, **fx.times.ms}.items()}
             tracker = getattr(live._tracker, "backend", "?")
-    return {"fps": round(n / dt, 2), "ms_per_stage": stages, "frame_ms": percentiles(ms), "tracker": tracker}
+    return {"fps": res["fps"], "ms_per_stage": stages, "frame_ms": res["frame_ms"], "tracker": tracker}
 
 
 def run(video: Path, avatars: list[str], samples: int = 4) -> dict:

@@ -55,6 +55,53 @@ def interleaved(fns: dict[str, Callable[[], object]], runs: int, *, warmup: int 
     return {k: stats(v) for k, v in times.items()}
 
 
+def raw_mediapipe_ms(frames: Sequence[tuple[np.ndarray, float]]) -> list[float]:
+    """Per-frame ms of the MediaPipe FaceLandmarker task alone (VIDEO mode, blendshapes and matrix, no
+    faceplay code around it) on ``frames`` ((rgb, t seconds) pairs): the reference speed of the
+    avatar and relight benchmarks."""
+    import mediapipe as mp
+
+    from faceplay.face.landmarker import Landmarker
+    from faceplay.face.types import RunningMode
+
+    with Landmarker(RunningMode.VIDEO, max_faces=1) as lm:
+        lm.detect(frames[0][0], 0)  # graph start + first detection, not timed
+        ms = []
+        for rgb, t in frames:
+            image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+            t0 = time.perf_counter()
+            lm._run(image, int(t * 1000) + 1000)
+            ms.append((time.perf_counter() - t0) * 1000)
+    return ms
+
+
+def live_stream(run, frames: Sequence[tuple[np.ndarray, float]], *, pipeline: bool = True) -> dict:
+    """Time a LIVE runner over ``frames`` ((rgb, t) pairs) arriving as fast as it takes them:
+    ``run.live`` (pipelined) or ``run.push`` one at a time. fps and per-frame latency (the frame's
+    arrival to its output), and the number of frames."""
+    from faceplay.media.frame import Frame
+    from faceplay.runner import percentiles
+
+    arrived: dict[int, float] = {}
+
+    def source():
+        for i, (rgb, t) in enumerate(frames):
+            arrived[i] = time.perf_counter()
+            yield Frame(rgb, index=i, timestamp=t)
+
+    ms = []
+    t0 = time.perf_counter()
+    if pipeline:
+        for result, _ in run.live(source()):
+            ms.append((time.perf_counter() - arrived[result.index]) * 1000)
+    else:
+        for frame in source():
+            run.push(frame.rgb, frame.timestamp)
+            ms.append((time.perf_counter() - arrived[frame.index]) * 1000)
+    dt = time.perf_counter() - t0
+    return {"fps": round(len(frames) / dt, 2), "frame_ms": percentiles(ms), "frames": len(frames)}
+
+
 def rss_mb(pid: int | None = None) -> float:
     """Resident memory of a process (this one by default) in MiB."""
     try:

@@ -51,20 +51,9 @@ def load_frames(path: Path, n: int, size=(640, 480)) -> list[np.ndarray]:
 
 def raw_mediapipe(frames: list[np.ndarray], fps: float = 30.0) -> float:
     """Mean ms per frame of the MediaPipe FaceLandmarker task alone (VIDEO mode) on ``frames``."""
-    import mediapipe as mp
+    from faceplay.bench.harness import raw_mediapipe_ms
 
-    from faceplay.face.landmarker import Landmarker
-    from faceplay.face.types import RunningMode
-
-    with Landmarker(RunningMode.VIDEO, max_faces=1) as lm:
-        lm.detect(frames[0], 0)  # graph start + first detection, not timed
-        ms = []
-        for i, f in enumerate(frames):
-            image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(f))
-            t0 = time.perf_counter()
-            lm._run(image, int(i * 1000 / fps) + 1000)
-            ms.append((time.perf_counter() - t0) * 1e3)
-    return statistics.fmean(ms)
+    return statistics.fmean(raw_mediapipe_ms([(f, i / fps) for i, f in enumerate(frames)]))
 
 
 def video_path(frames: list[np.ndarray], rig, fps: float = 30.0) -> dict:
@@ -86,26 +75,15 @@ def video_path(frames: list[np.ndarray], rig, fps: float = 30.0) -> dict:
 def live_path(frames: list[np.ndarray], rig, fps: float = 30.0) -> dict:
     """A live stream of ``frames`` through ``Runner.live`` (tracking one frame ahead): fps and
     per-frame latency (frame arrival to relit frame)."""
+    from faceplay.bench.harness import live_stream
     from faceplay.face.types import RunningMode
-    from faceplay.media.frame import Frame
     from faceplay.relight.effect import RelightEffect
-    from faceplay.runner import Runner, percentiles
+    from faceplay.runner import Runner
 
     with RelightEffect(rig, 0.8) as fx, Runner(fx, RunningMode.LIVE) as run:
         run.push(frames[0], 0.0)  # tracker and GL start, not timed
-        arrived: dict[int, float] = {}
-
-        def source():
-            for i, f in enumerate(frames):
-                arrived[i] = time.perf_counter()
-                yield Frame(f, index=i, timestamp=1.0 + i / fps)
-
-        ms = []
-        t0 = time.perf_counter()
-        for result, _ in run.live(source()):
-            ms.append((time.perf_counter() - arrived[result.index]) * 1e3)
-        dt = time.perf_counter() - t0
-    return {"fps": round(len(frames) / dt, 2), "frame_ms": percentiles(ms)}
+        res = live_stream(run, [(f, 1.0 + i / fps) for i, f in enumerate(frames)])
+    return {"fps": res["fps"], "frame_ms": res["frame_ms"]}
 
 
 def run(frames: list[np.ndarray], preset_name: str = "studio", fps: float = 30.0) -> dict:
