@@ -117,13 +117,13 @@ def test_carried_frames_match_fully_shaded_ones(hamilton):
     frames stay within a few levels (of 255) of shading every frame, and a changed rig is shaded at once."""
     from faceplay.face.track import FaceTracker
     from faceplay.media.video import VideoReader
-    from faceplay.relight.relighter import Relighter, RelightState
+    from faceplay.relight.relighter import MIN_STREAM_FACE_PX, Relighter, RelightState
 
     frames = []
     with VideoReader(hamilton) as reader, FaceTracker(max_faces=1) as tracker:
         for i, frame in enumerate(reader):
             faces = tracker.update(frame.rgb, frame.timestamp)
-            if faces:
+            if faces and faces[0].box[2] >= MIN_STREAM_FACE_PX:  # a face streams relight (the singer far away is not)
                 frames.append((frame.rgb, faces))
             if len(frames) >= 16:
                 break

@@ -30,11 +30,6 @@ from faceplay.media.frame import Frame
 from faceplay.relight.lights import Rig
 from faceplay.relight.relighter import Relighter, RelightState
 
-#: in video and live, faces narrower than this (frame pixels) are left as they are: at the stream
-#: shading map's 192 px they cover a dozen pixels, too few for a steady light estimate (the hamilton
-#: clip's 42 px singer flickered 3x the input when relit), and a relit face that small is barely seen
-MIN_STREAM_FACE_PX = 56
-
 
 @dataclass(eq=False)  # a stream state is itself, not its contents
 class RelightStreamState(EffectState):
@@ -92,8 +87,6 @@ class RelightEffect(Effect):
         """The relit frame (RGB uint8); the full :class:`RelightResult` is kept in ``state.last_result``."""
         if not isinstance(state, RelightStreamState):
             raise ConfigError("RelightEffect.apply needs a state from RelightEffect.new_state()")
-        if state.temporal:
-            faces = [f for f in faces if f.box[2] >= MIN_STREAM_FACE_PX]
         res = self.relighter(state.mode).relight(frame.rgb, list(faces), self.rig, self.strength, blend=self.blend,
                                                  state=state.relight, keep_layers=self.keep_layers)
         state.last_result = res

@@ -82,6 +82,12 @@ class RelightResult:
                    exposure_mode="absolute")
 
 
+#: in video and live, faces narrower than this (frame pixels) are left as they are: at the stream
+#: shading map's 192 px they cover a dozen pixels, too few for a steady light estimate (the hamilton
+#: clip's 42 px singer flickered 3x the input when relit), and a relit face that small is barely seen
+MIN_STREAM_FACE_PX = 56
+
+
 @dataclass
 class RelightState:
     """Per-video memory: fitters per track and smoothed light / layers."""
@@ -162,14 +168,15 @@ class Relighter:
             raise ConfigError(f"strength must be between 0 and 2, not {strength}")
         if blend not in BLEND_MODES:
             raise ConfigError(f"unknown blend mode {blend!r}: use one of {', '.join(BLEND_MODES)}")
+        if state is not None:  # a stream: faces too small for a steady light are left as they are
+            faces = [f for f in faces if f.box[2] >= MIN_STREAM_FACE_PX]
+            state.follow(faces)
         if not faces:
             if state is not None and state.gain is not None:
                 return self._fade_out(rgb, state)
             msg = "no face found: the image is returned unchanged"
             (log.debug if state is not None else log.warning)(msg)
             return RelightResult(image=rgb.copy(), sh=None, n_faces=0, warnings=[msg])
-        if state is not None:
-            state.follow(faces)
         if state is not None and self.shade_every > 1 and not keep_layers:
             from faceplay.relight.reuse import reuse
 
