@@ -201,6 +201,8 @@ class AvatarConfig:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
+_BLEND_INDEX = {n: i for i, n in enumerate(BLENDSHAPE_NAMES)}
+
 HEAD_SHAPES = {"oval": {}, "round": {"shape_round": 1.0}, "square": {"shape_square": 1.0},
                "heart": {"shape_heart": 1.0}, "oblong": {"shape_long": 1.0}}
 
@@ -238,6 +240,12 @@ class Avatar:
         for prim in self.asset.primitives:
             idx = np.array([self._slot[n] for n in prim.mesh.morph_names], np.int64)
             self.parts.append(_Part(None, prim.material, prim.mesh.name or prim.node, idx))
+        # ARKit weights -> target weights in one product: _drive[arkit, slot] = share
+        self._drive = np.zeros((len(BLENDSHAPE_NAMES), len(self.names)), np.float32)
+        for k, pairs in self.targets.items():
+            if k in _BLEND_INDEX:
+                for t, share in pairs:
+                    self._drive[_BLEND_INDEX[k], self._slot[t]] += share
         self.config = AvatarConfig()
         self.apply_config(config or AvatarConfig())
 
@@ -297,15 +305,14 @@ class Avatar:
     # -- driving -------------------------------------------------------------------
     def set_weights(self, blendshapes: dict[str, float] | np.ndarray) -> None:
         """Set the ARKit weights (dict by name, or an array in :data:`BLENDSHAPE_NAMES` order)."""
-        w = self.base_weights.copy()
         if isinstance(blendshapes, dict):
-            items = blendshapes.items()
+            bs = np.zeros(len(BLENDSHAPE_NAMES), np.float32)
+            for k, v in blendshapes.items():
+                if k in _BLEND_INDEX:
+                    bs[_BLEND_INDEX[k]] = float(v)
         else:
-            items = zip(BLENDSHAPE_NAMES, np.asarray(blendshapes, np.float32))
-        for k, v in items:
-            for t, share in self.targets.get(k, ()):
-                w[self._slot[t]] += float(v) * share
-        self.weights = np.clip(w, -1.0, 2.0)
+            bs = np.asarray(blendshapes, np.float32)
+        self.weights = np.clip(self.base_weights + bs @ self._drive, -1.0, 2.0)
 
     def part_weights(self, part: _Part) -> np.ndarray:
         return self.weights[part.index] if len(part.index) else None
@@ -319,13 +326,14 @@ class Avatar:
         if r is None:
             raise ValueError("Avatar.draw_items needs a Renderer")
         items = []
+        model = np.asarray(model, np.float32)  # one array shared by the parts (the renderer converts it once)
         for part, prim in zip(self.parts, self.asset.primitives):
             if not part.visible:
                 continue
             if part.gpu is None or part.gpu.ctx is not r.ctx:
                 part.gpu = r.upload(prim.mesh)
             part.gpu.set_weights(self.part_weights(part))
-            items.append(DrawItem(part.gpu, part.material, np.asarray(model, np.float32)))
+            items.append(DrawItem(part.gpu, part.material, model))
         return items
 
     def release(self) -> None:

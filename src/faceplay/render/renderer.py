@@ -73,6 +73,7 @@ class Renderer:
         self.depth_prepass = depth_prepass
         try:
             self.program = self.ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.FRAGMENT)
+            self.live_program = self.ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.FRAGMENT_LIVE)
             self.depth_program = self.ctx.program(vertex_shader=shaders.DEPTH_VERTEX, fragment_shader=shaders.DEPTH_FRAGMENT)
         except Exception as exc:
             raise RenderError(f"could not compile the PBR shaders ({exc}); an OpenGL 3.3 driver is required") from exc
@@ -81,6 +82,11 @@ class Renderer:
         self._env_key: int | None = None
         self._env_tex = None
         self._dummy = self.ctx.texture((1, 1), 4, b"\xff\xff\xff\xff")
+        for prog in (self.program, self.live_program):  # texture units are fixed per sampler
+            for name, unit in (("u_env", 0), ("u_base_tex", 1), ("u_normal_tex", 2), ("u_rough_tex", 3)):
+                prog[name].value = unit
+        self._bound: dict[int, object] = {}  # texture unit -> texture bound in this render call
+        self._culling = False
         self.anisotropy = 1.0 if is_software(self.ctx) else 4.0
 
     # -- resources ---------------------------------------------------------
@@ -155,31 +161,39 @@ class Renderer:
         return draw, resolve
 
     # -- drawing -----------------------------------------------------------
-    def _set_material(self, m: Material, cheap: bool = False) -> None:
-        p = self.program
+    def _cull(self, on: bool) -> None:
+        if on != self._culling:
+            (self.ctx.enable if on else self.ctx.disable)(self.ctx.CULL_FACE)
+            self._culling = on
+
+    def _set_material(self, p, m: Material) -> None:
         p["u_base_color"].value = tuple(float(x) for x in m.base_color)
         p["u_metallic"].value = float(m.metallic)
         p["u_roughness"].value = float(m.roughness)
         p["u_emissive"].value = tuple(float(x) for x in m.emissive)
         p["u_sheen_color"].value = tuple(float(x) for x in m.sheen_color)
         p["u_sheen_roughness"].value = float(m.sheen_roughness)
-        p["u_clearcoat"].value = 0.0 if cheap else float(m.clearcoat)
-        p["u_clearcoat_roughness"].value = float(m.clearcoat_roughness)
+        if p is self.program:  # the live program has no clearcoat lobe
+            p["u_clearcoat"].value = float(m.clearcoat)
+            p["u_clearcoat_roughness"].value = float(m.clearcoat_roughness)
         p["u_normal_scale"].value = float(m.normal_scale)
         p["u_double_sided"].value = bool(m.double_sided)
         for name, arr, unit in (("base", m.base_color_texture, 1), ("normal", m.normal_texture, 2), ("rough", m.roughness_texture, 3)):
             tex = self._texture(arr)
             p[f"u_has_{name}_tex"].value = tex is not None
-            (tex or self._dummy).use(unit)
-            p[f"u_{name}_tex"].value = unit
+            tex = tex or self._dummy
+            if self._bound.get(unit) is not tex:
+                tex.use(unit)
+                self._bound[unit] = tex
 
     def render(self, items: list[DrawItem], camera: Camera, lighting: Lighting | None = None, *,
                outputs: tuple[str, ...] = ("color",), samples: int | None = None, supersample: int = 1,
                cheap: bool = False) -> RenderResult:
         """Draw ``items`` seen by ``camera`` and read the requested ``outputs`` back.
 
-        ``cheap`` (live frames) shades without the clearcoat layer (its second GGX lobe
-        and environment lookup per pixel).
+        ``cheap`` (video and live frames) shades with the live program
+        (:data:`~faceplay.render.shaders.FRAGMENT_LIVE`: no clearcoat lobe, a cheaper
+        BRDF, environment reflections sampled for metals only).
 
         ``outputs`` is any of "color", "normal", "depth". Returns a :class:`RenderResult`
         of size ``camera.width`` x ``camera.height``.
@@ -191,6 +205,8 @@ class Renderer:
             raise RenderError(f"cannot render an empty {w}x{h} image")
         samples = self.samples if samples is None else int(samples)
         aux = "normal" in outputs or "depth" in outputs
+        models = _ModelMatrices()  # an avatar's parts share one model matrix: converted once
+        self._bound = {}  # other renderers on this context may have bound their textures since
         draw, resolve = self._framebuffers(w, h, samples, aux)
         ctx = self.ctx
         draw.use()
@@ -198,6 +214,8 @@ class Renderer:
         draw.clear(0.0, 0.0, 0.0, 0.0, depth=1.0, viewport=(0, 0, w, h))
         ctx.enable(ctx.DEPTH_TEST)
         ctx.disable(ctx.BLEND)
+        ctx.disable(ctx.CULL_FACE)
+        self._culling = False
         vp_bytes = (np.ascontiguousarray(camera.view.T, dtype=np.float32).tobytes(),
                     np.ascontiguousarray(camera.proj.T, dtype=np.float32).tobytes())
         if self.depth_prepass and len(items) > 1:
@@ -208,18 +226,15 @@ class Renderer:
             off, on = (False,) * 4, (True,) * 4
             draw.color_mask = (off, off) if aux else off
             for it in items:
-                m = np.asarray(it.model, np.float64)
-                dp["u_model"].write(np.ascontiguousarray(m.T, dtype=np.float32).tobytes())
-                if it.material.double_sided or np.linalg.det(m[:3, :3]) < 0:
-                    ctx.disable(ctx.CULL_FACE)
-                else:
-                    ctx.enable(ctx.CULL_FACE)
+                model_bytes, _, mirrored = models(it.model)
+                dp["u_model"].write(model_bytes)
+                self._cull(not (it.material.double_sided or mirrored))
                 it.mesh.vao(dp).render()
             draw.color_mask = (on, on) if aux else on
             draw.depth_mask = False
             ctx.depth_func = "<="
 
-        p = self.program
+        p = self.live_program if cheap else self.program
         p["u_view"].write(np.ascontiguousarray(camera.view.T, dtype=np.float32).tobytes())
         p["u_proj"].write(np.ascontiguousarray(camera.proj.T, dtype=np.float32).tobytes())
         p["u_camera"].value = tuple(float(x) for x in camera.position)
@@ -247,15 +262,11 @@ class Renderer:
         p["u_exposure"].value = float(lighting.exposure)
 
         for it in items:
-            m = np.asarray(it.model, np.float64)
-            p["u_model"].write(np.ascontiguousarray(m.T, dtype=np.float32).tobytes())
-            nm = np.linalg.inv(m[:3, :3]).T
-            p["u_normal_matrix"].write(np.ascontiguousarray(nm.T, dtype=np.float32).tobytes())
-            self._set_material(it.material, cheap)
-            if it.material.double_sided or np.linalg.det(m[:3, :3]) < 0:
-                ctx.disable(ctx.CULL_FACE)
-            else:
-                ctx.enable(ctx.CULL_FACE)
+            model_bytes, normal_bytes, mirrored = models(it.model)
+            p["u_model"].write(model_bytes)
+            p["u_normal_matrix"].write(normal_bytes)
+            self._set_material(p, it.material)
+            self._cull(not (it.material.double_sided or mirrored))
             it.mesh.vao(p).render()
         draw.depth_mask = True
         ctx.depth_func = "<"
@@ -299,7 +310,7 @@ class Renderer:
         for tex, _ in self._textures.values():
             tex.release()
         self._textures.clear()
-        for name in ("_env_tex", "_dummy", "program", "depth_program"):
+        for name in ("_env_tex", "_dummy", "program", "live_program", "depth_program"):
             obj = getattr(self, name, None)
             if obj is not None:
                 obj.release()
@@ -321,6 +332,25 @@ def is_software(ctx) -> bool:
     """
     name = str(ctx.info.get("GL_RENDERER", "")).lower()
     return any(k in name for k in ("llvmpipe", "softpipe", "swrast", "software"))
+
+
+class _ModelMatrices:
+    """Per render call: model matrix -> (model bytes, normal-matrix bytes, mirrored), computed once
+    per distinct matrix object (the draw items of one avatar share theirs)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple] = {}
+
+    def __call__(self, model) -> tuple[bytes, bytes, bool]:
+        hit = self._seen.get(id(model))
+        if hit is not None and hit[0] is model:
+            return hit[1]
+        m = np.asarray(model, np.float64)
+        nm = np.linalg.inv(m[:3, :3]).T
+        res = (np.ascontiguousarray(m.T, dtype=np.float32).tobytes(),
+               np.ascontiguousarray(nm.T, dtype=np.float32).tobytes(), bool(np.linalg.det(m[:3, :3]) < 0))
+        self._seen[id(model)] = (model, res)
+        return res
 
 
 def _release_framebuffer(fb) -> None:
