@@ -222,13 +222,17 @@ class AvatarEffect(AvatarRendering, Effect):
         """
         h, w = rgb.shape[:2]
         if self.mode == "replace":
-            color, box = self.render_region(w, h, faces, state, exposure=self._scene_exposure(rgb, faces, state))
+            hidden = [rgb]
+
+            def hide_head():  # CPU work done while the rasteriser draws the avatar
+                t = time.perf_counter()
+                hidden[0] = self._head_remover(state).apply(rgb, faces, prepared)
+                self.times.add("hide_head", time.perf_counter() - t)
+
+            color, box = self.render_region(w, h, faces, state, exposure=self._scene_exposure(rgb, faces, state),
+                                            meanwhile=hide_head if faces and not self.keep_head else None)
             t0 = time.perf_counter()
-            out = rgb
-            if faces and not self.keep_head:
-                out = self._head_remover(state).apply(rgb, faces, prepared)
-                self.times.add("hide_head", time.perf_counter() - t0)
-                t0 = time.perf_counter()
+            out = hidden[0]
             if box is not None:
                 out = rgb.copy() if out is rgb else out
                 alpha_over(out, color, box[0], box[1], out=out)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -23,6 +23,20 @@ from faceplay.render.camera import Camera
 
 if TYPE_CHECKING:
     from faceplay.avatar.effect import AvatarState
+
+
+class _Once:
+    """A callable run at most once, timed (CPU work done while the rasteriser draws)."""
+
+    def __init__(self, fn: Callable[[], object]) -> None:
+        self.fn, self.done, self.seconds = fn, False, 0.0
+
+    def __call__(self) -> None:
+        if not self.done:
+            self.done = True
+            t = time.perf_counter()
+            self.fn()
+            self.seconds = time.perf_counter() - t
 
 
 class AvatarRendering:
@@ -48,13 +62,23 @@ class AvatarRendering:
         return layer, box
 
     def render_region(self, width: int, height: int, faces: Sequence[Face], state: AvatarState, *,
-                      weights: Sequence[np.ndarray] | None = None,
-                      exposure: float = 1.0) -> tuple[np.ndarray | None, tuple[int, int, int, int] | None]:
+                      weights: Sequence[np.ndarray] | None = None, exposure: float = 1.0,
+                      meanwhile: Callable[[], object] | None = None,
+                      ) -> tuple[np.ndarray | None, tuple[int, int, int, int] | None]:
         """Like :meth:`render_layer` but returns only the drawn rectangle's RGBA and its (x, y, w, h).
 
         ``exposure`` scales the lighting (replace mode matches it to the scene).
         Streams (VIDEO / LIVE) render within the live pixel budget and lighting.
+        ``meanwhile``: CPU work done while the rasteriser draws (always called once).
         """
+        once = _Once(meanwhile) if meanwhile is not None else None
+        try:
+            return self._render_region(width, height, faces, state, weights, exposure, once)
+        finally:
+            if once is not None:
+                once()  # nothing was drawn: still done (a no-op when it ran during the draw)
+
+    def _render_region(self, width, height, faces, state, weights, exposure, meanwhile):
         cam = Camera.for_image(width, height)
         if not faces:
             return None, None
@@ -97,15 +121,16 @@ class AvatarRendering:
         if budget and rw * rh > budget:
             k = (budget / (rw * rh)) ** 0.5
             small = Camera(crop.view, crop.proj, max(8, int(np.ceil(rw * k))), max(8, int(np.ceil(rh * k))))
-            color = soften_edges(self.renderer.render(items, small, light, samples=samples, cheap=bool(budget)).color)
+            color = soften_edges(self.renderer.render(items, small, light, samples=samples, cheap=bool(budget),
+                                                      meanwhile=meanwhile).color)
             import cv2
 
             color = cv2.resize(color, (rw, rh), interpolation=cv2.INTER_LINEAR)
         else:
-            color = self.renderer.render(items, crop, light, samples=samples, cheap=bool(budget)).color
+            color = self.renderer.render(items, crop, light, samples=samples, cheap=bool(budget), meanwhile=meanwhile).color
             if budget:
                 soften_edges(color)
-        self.times.add("render", time.perf_counter() - t0)
+        self.times.add("render", time.perf_counter() - t0 - (meanwhile.seconds if meanwhile is not None else 0.0))
         return color, (x0, y0, rw, rh)
 
     def warm_up(self) -> None:

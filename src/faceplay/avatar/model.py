@@ -345,9 +345,12 @@ class Avatar:
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Bounding box of the visible parts at rest (asset units, cm for built-ins)."""
-        pts = [prim.mesh.positions for part, prim in zip(self.parts, self.asset.primitives) if part.visible]
-        a = np.concatenate(pts)
-        return a.min(0), a.max(0)
+        key = tuple(p.visible for p in self.parts)  # options switch parts on and off
+        hit = getattr(self, "_bounds", None)
+        if hit is None or hit[0] != key:
+            a = np.concatenate([prim.mesh.positions for part, prim in zip(self.parts, self.asset.primitives) if part.visible])
+            hit = self._bounds = (key, (a.min(0), a.max(0)))
+        return hit[1]
 
 
 __all__ = ["Avatar", "AvatarConfig", "AvatarError", "GltfError", "builtin_names", "builtin_path", "load_asset",

@@ -24,13 +24,17 @@ def alpha_over(dst_rgb: np.ndarray, src_rgba: np.ndarray, x0: int = 0, y0: int =
         return res
     s = src_rgba[ya - y0:yb - y0, xa - x0:xb - x0]
     if premultiplied and opacity == 1.0:
-        # integer fast path: out = src + dst * (255 - a) / 255 (OpenCV: rounded, saturated, SIMD)
+        # integer fast path: out = src + dst * (255 - a) / 255 (OpenCV: rounded, saturated, SIMD;
+        # channels split and merged by OpenCV, the destination region written in place)
         import cv2
 
-        inv = 255 - s[..., 3]
-        d = np.ascontiguousarray(res[ya:yb, xa:xb])
-        d = cv2.multiply(d, cv2.merge([inv, inv, inv]), scale=1.0 / 255.0)
-        res[ya:yb, xa:xb] = cv2.add(d, np.ascontiguousarray(s[..., :3]))
+        s = np.ascontiguousarray(s) if not s.flags.c_contiguous else s
+        inv = cv2.bitwise_not(cv2.extractChannel(s, 3))
+        d = res[ya:yb, xa:xb]
+        if not d.flags.c_contiguous and d.strides[1:] != (3, 1):
+            d = np.ascontiguousarray(d)
+        blended = cv2.add(cv2.multiply(d, cv2.merge([inv, inv, inv]), scale=1.0 / 255.0), cv2.cvtColor(s, cv2.COLOR_RGBA2RGB))
+        res[ya:yb, xa:xb] = blended
         return res
     s = s.astype(np.float32)
     a = s[..., 3:4] * (opacity / 255.0)

@@ -39,7 +39,22 @@ def gl_context():
     return ctx
 
 
-_finish = None
+_gl: dict[str, object] = {}
+
+
+def _gl_call(name: str):
+    """A GL entry point without arguments through ctypes (so the call runs without the GIL)."""
+    fn = _gl.get(name)
+    if fn is None:
+        import ctypes
+        import ctypes.util
+
+        egl = ctypes.CDLL(ctypes.util.find_library("EGL") or "libEGL.so.1")
+        egl.eglGetProcAddress.restype = ctypes.c_void_p
+        egl.eglGetProcAddress.argtypes = [ctypes.c_char_p]
+        addr = egl.eglGetProcAddress(name.encode())
+        fn = _gl[name] = ctypes.CFUNCTYPE(None)(addr) if addr else (lambda: None)
+    return fn
 
 
 def finish() -> None:
@@ -49,17 +64,13 @@ def finish() -> None:
     would stall every other Python thread (the tracker of a pipelined stream) for the whole draw.
     Called through ctypes, the wait happens without the GIL; the read-back after it is a copy.
     """
-    global _finish
-    if _finish is None:
-        import ctypes
-        import ctypes.util
+    _gl_call("glFinish")()
 
-        egl = ctypes.CDLL(ctypes.util.find_library("EGL") or "libEGL.so.1")
-        egl.eglGetProcAddress.restype = ctypes.c_void_p
-        egl.eglGetProcAddress.argtypes = [ctypes.c_char_p]
-        addr = egl.eglGetProcAddress(b"glFinish")
-        _finish = ctypes.CFUNCTYPE(None)(addr) if addr else (lambda: None)
-    _finish()
+
+def flush() -> None:
+    """``glFlush``: start executing the commands issued so far and return (llvmpipe hands the
+    scene to its rasteriser threads), so the caller can do CPU work while they draw."""
+    _gl_call("glFlush")()
 
 
 def collect_garbage(ctx) -> int:

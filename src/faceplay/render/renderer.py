@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from faceplay.errors import RenderError
 from faceplay.render.camera import Camera
-from faceplay.render.context import collect_garbage, finish, gl_context
+from faceplay.render.context import collect_garbage, finish, flush, gl_context
 from faceplay.render.lights import MAX_LIGHTS, Lighting
 from faceplay.render.material import Material
 from faceplay.render.mesh import GpuMesh, MeshData
@@ -66,6 +67,9 @@ class Renderer:
 
     ``samples``: MSAA samples (0/1 = off, 4 typical). Framebuffers are cached per size.
     """
+
+    #: meshes with fewer triangles are left out of the depth pre-pass (they write depth when shaded)
+    prepass_min_triangles = 1000
 
     def __init__(self, samples: int = 4, ctx=None, depth_prepass: bool = True) -> None:
         self.ctx = ctx or gl_context()
@@ -188,12 +192,15 @@ class Renderer:
 
     def render(self, items: list[DrawItem], camera: Camera, lighting: Lighting | None = None, *,
                outputs: tuple[str, ...] = ("color",), samples: int | None = None, supersample: int = 1,
-               cheap: bool = False) -> RenderResult:
+               cheap: bool = False, meanwhile: Callable[[], object] | None = None) -> RenderResult:
         """Draw ``items`` seen by ``camera`` and read the requested ``outputs`` back.
 
         ``cheap`` (video and live frames) shades with the live program
         (:data:`~faceplay.render.shaders.FRAGMENT_LIVE`: no clearcoat lobe, a cheaper
         BRDF, environment reflections sampled for metals only).
+
+        ``meanwhile``: CPU work to run while the rasteriser draws (called once, after the draw
+        calls are flushed and before the read-back waits for them).
 
         ``outputs`` is any of "color", "normal", "depth". Returns a :class:`RenderResult`
         of size ``camera.width`` x ``camera.height``.
@@ -219,19 +226,22 @@ class Renderer:
         vp_bytes = (np.ascontiguousarray(camera.view.T, dtype=np.float32).tobytes(),
                     np.ascontiguousarray(camera.proj.T, dtype=np.float32).tobytes())
         if self.depth_prepass and len(items) > 1:
-            # Pass 1: depth only (cheap); pass 2 shades only the visible surface of each pixel.
+            # Pass 1: depth of the large meshes only (the occluders: each draw call costs its vertex
+            # work on this thread); pass 2 shades only the visible surface of each pixel and writes the
+            # depth of the small parts (equal depths pass).
             dp = self.depth_program
             dp["u_view"].write(vp_bytes[0])
             dp["u_proj"].write(vp_bytes[1])
             off, on = (False,) * 4, (True,) * 4
             draw.color_mask = (off, off) if aux else off
             for it in items:
+                if it.mesh.data.n_triangles < self.prepass_min_triangles:
+                    continue
                 model_bytes, _, mirrored = models(it.model)
                 dp["u_model"].write(model_bytes)
                 self._cull(not (it.material.double_sided or mirrored))
                 it.mesh.vao(dp).render()
             draw.color_mask = (on, on) if aux else on
-            draw.depth_mask = False
             ctx.depth_func = "<="
 
         p = self.live_program if cheap else self.program
@@ -268,13 +278,15 @@ class Renderer:
             self._set_material(p, it.material)
             self._cull(not (it.material.double_sided or mirrored))
             it.mesh.vao(p).render()
-        draw.depth_mask = True
         ctx.depth_func = "<"
 
         src = draw
         if resolve is not None:
             ctx.copy_framebuffer(resolve, draw)
             src = resolve
+        if meanwhile is not None:
+            flush()
+            meanwhile()
         finish()  # rasterise without holding the GIL (the tracker thread runs meanwhile)
         color = np.frombuffer(src.read(viewport=(0, 0, w, h), components=4, attachment=0), np.uint8).reshape(h, w, 4)[::-1]
         normal = depth = None
