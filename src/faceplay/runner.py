@@ -254,7 +254,8 @@ class Runner:
             if dst is not None:
                 w, h = self.effect.output_size(reader.width, reader.height)
                 writer = VideoWriter(dst, reader.fps, w, h, audio_from=src if reader.has_audio else None,
-                                     alpha=alpha, preset=encode_preset)
+                                     alpha=alpha, preset=encode_preset,
+                                     threads=1 if pipeline and Path(dst).suffix.lower() != ".webm" else 0)  # x264
                 if pipeline:  # encode in a third thread: the effect's thread only hands frames over
                     writer = ThreadedWriter(writer, on_encoded=lambda sec: self.clock.add("encode", sec))
             if progress:
