@@ -263,7 +263,10 @@ class Runner:
 
                 bar = tqdm(total=reader.frame_count or None, unit="frame", desc=self.effect.name, leave=False)
             try:
-                for result, track_s in self._analysed(reader, pipeline, prepare=apply_effect):
+                frames = self._decoded(reader)
+                if pipeline:  # decoding in a thread of its own, a few frames ahead of tracking
+                    frames = ahead(frames, 4, "faceplay-decode")
+                for result, track_s in self._analysed(frames, pipeline, prepare=apply_effect):
                     t0 = time.perf_counter()
                     out = self.render(result) if apply_effect else None
                     if writer is not None:
@@ -306,16 +309,10 @@ class Runner:
 
     def _analysed(self, frames: Iterable[Frame], pipeline: bool, *, prepare: bool = True,
                   depth: int = 3) -> Iterator[tuple[FrameResult, float]]:
-        """(FrameResult, seconds spent decoding + tracking it), in order; one thread ahead when ``pipeline``
+        """(FrameResult, seconds spent tracking it), in order; one thread ahead when ``pipeline``
         (at most ``depth`` analysed frames waiting)."""
         def produce() -> Iterator[tuple[FrameResult, float]]:
-            it = iter(frames)
-            while True:
-                t0 = time.perf_counter()
-                frame = next(it, None)
-                self.clock.add("decode", time.perf_counter() - t0)
-                if frame is None:
-                    return
+            for frame in frames:
                 t0 = time.perf_counter()
                 result = self.analyse(frame, prepare=prepare)
                 yield result, time.perf_counter() - t0
@@ -323,43 +320,18 @@ class Runner:
         if not pipeline:
             yield from produce()
             return
-        q: queue.Queue = queue.Queue(maxsize=depth)
-        stop = threading.Event()
-        end = object()
+        yield from ahead(produce(), depth, f"faceplay-{self.effect.name}-track")
 
-        def work() -> None:
-            try:
-                for item in produce():
-                    while not stop.is_set():
-                        try:
-                            q.put(item, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-                    if stop.is_set():
-                        return
-                q.put(end)
-            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-                q.put(exc)
-
-        worker = threading.Thread(target=work, name=f"faceplay-{self.effect.name}-track", daemon=True)
-        worker.start()
-        try:
-            while True:
-                item = q.get()
-                if item is end:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
-            while worker.is_alive():
-                try:
-                    q.get_nowait()
-                except queue.Empty:
-                    pass
-                worker.join(timeout=0.05)
+    def _decoded(self, reader) -> Iterator[Frame]:
+        """The reader's frames, each one's decoding time in ``clock["decode"]``."""
+        it = iter(reader)
+        while True:
+            t0 = time.perf_counter()
+            frame = next(it, None)
+            self.clock.add("decode", time.perf_counter() - t0)
+            if frame is None:
+                return
+            yield frame
 
     # -- lifetime ------------------------------------------------------------------
     def _renew_state(self) -> None:
@@ -391,3 +363,48 @@ class Runner:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def ahead(items: Iterable, depth: int, name: str) -> Iterator:
+    """``items`` produced in a thread of its own, at most ``depth`` ahead of the consumer.
+
+    An exception in the producer is raised in the consumer; when the consumer stops
+    early (or fails), the producer thread is stopped and joined before this returns.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def work() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(end)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(exc)
+
+    worker = threading.Thread(target=work, name=name, daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is end:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                pass
+            worker.join(timeout=0.05)

@@ -26,11 +26,17 @@ def test_web_live_avatar_renders_like_the_live_runner(videos_dir, analyzer):
     fx = AvatarEffect("robot", mode="replace", samples=LIVE_SAMPLES)
     try:
         with Runner(fx, RunningMode.LIVE) as run:
+            prepared = 0
             for rgb, faces in frames:
-                ours = run.render(FrameResult(0, 0.0, faces, Frame(rgb)))
-                theirs = web.frame(rgb, faces)
+                frame, web_frame = Frame(rgb), Frame(rgb)
+                fx.prepare(frame, faces, run.state)  # the runner's track thread does this
+                web.prepare(web_frame, faces)  # the web server's track thread does this
+                prepared += web_frame.get("person_matte") is not None
+                ours = run.render(FrameResult(0, 0.0, faces, frame))
+                theirs = web.frame(rgb, faces, web_frame.get("person_matte"))
                 assert theirs.shape == ours.shape
                 assert np.abs(theirs.astype(int) - ours.astype(int)).mean() < 0.5
+            assert prepared >= 3  # the head matte is made on the track thread (every other frame)
         assert web.state.mode is RunningMode.LIVE  # the web stream's state is a LIVE state: live budget
     finally:
         fx.close()

@@ -177,7 +177,7 @@ class FaceTracker:
         sm.landmarks.beta = sm._beta / scale
         f.landmarks = sm.landmarks(f.landmarks, ts)
         b = sm.blendshapes(np.array([f.blendshapes[n] for n in BLENDSHAPE_NAMES], dtype=np.float32), ts)
-        f.blendshapes = {n: float(np.clip(v, 0.0, 1.0)) for n, v in zip(BLENDSHAPE_NAMES, b)}
+        f.blendshapes = dict(zip(BLENDSHAPE_NAMES, np.clip(b, 0.0, 1.0).tolist()))
         m = f.pose.matrix
         q = Rotation.from_matrix(m[:3, :3].astype(np.float64)).as_quat()
         if t.quat is not None and float(np.dot(q, t.quat)) < 0:

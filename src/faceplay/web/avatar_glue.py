@@ -120,7 +120,14 @@ class LiveAvatar:
         self.seen: set = set()
         self.info: dict | None = None
 
-    def frame(self, rgb: np.ndarray, faces: list) -> np.ndarray:
+    def prepare(self, frame, faces: list) -> None:
+        """Track thread, before :meth:`frame`: the GL-free work of the effect (the head matte), put
+        into ``frame`` (a :class:`~faceplay.media.frame.Frame`) as the live runner does."""
+        if self.state is not None:
+            self.fx.prepare(frame, faces, self.state)
+
+    def frame(self, rgb: np.ndarray, faces: list, prepared=None) -> np.ndarray:
+        """The composited frame (GL thread); ``prepared``: the frame's ``"person_matte"`` from :meth:`prepare`."""
         new = [f for f in faces if f.track_id not in self.seen]
         if new and self.needs_attributes and self.analyze_attributes is not None:
             self.analyze_attributes(rgb, new)
@@ -129,7 +136,7 @@ class LiveAvatar:
                          "suggestion": suggest(new[0]) if self.needs_attributes else None}
         self.seen.update(f.track_id for f in faces)
         if self.state is not None:
-            out = self.fx.composite(rgb, faces, self.state)
+            out = self.fx.composite(rgb, faces, self.state, prepared=prepared)
         else:
             out = self.fx.composite(rgb, faces, temporal=True)
         return out[:, :, :3] if out.ndim == 3 and out.shape[2] == 4 else out

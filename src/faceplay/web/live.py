@@ -199,7 +199,7 @@ class _Session:
                 fid, jpeg = item
                 t0 = time.perf_counter()
                 try:
-                    rgb, faces = await self.engines.on_track(self.fx.track, jpeg, self.settings.max_frame_pixels)
+                    frame, faces = await self.engines.on_track(self.fx.track, jpeg, self.settings.max_frame_pixels)
                 except ValueError as exc:
                     await self._safe_json({"type": "error", "error": public_message(str(exc)), "id": fid})
                     continue
@@ -209,17 +209,17 @@ class _Session:
                     continue
                 if previous is not None:
                     await previous  # keep frame order and at most one frame waiting to render
-                previous = asyncio.create_task(self.finish(fid, rgb, faces, t0))
+                previous = asyncio.create_task(self.finish(fid, frame, faces, t0))
                 if self.latest is not None:
                     self.ready.set()
         finally:
             if previous is not None:
                 await previous
 
-    async def finish(self, fid: int, rgb, faces, t0: float) -> None:
+    async def finish(self, fid: int, frame, faces, t0: float) -> None:
         """Stage 2: render + send (runs while the next frame is being tracked)."""
         try:
-            out, n_faces, info = await self.engines.on_gl(self.fx.render, rgb, faces, self.settings.live_jpeg_quality)
+            out, n_faces, info = await self.engines.on_gl(self.fx.render, frame, faces, self.settings.live_jpeg_quality)
         except Exception as exc:  # noqa: BLE001
             log.exception("live %s frame failed", self.fx.effect)
             await self._safe_json({"type": "error", "error": _frame_error(exc), "id": fid})

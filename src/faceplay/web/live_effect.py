@@ -49,6 +49,9 @@ class RelightLive:
         self.fx.rig, self.fx.strength = rig, strength
         return {"type": "info", "rig": rig.name}
 
+    def prepare(self, frame, faces) -> None:
+        """Track thread: nothing to do ahead for relighting."""
+
     def apply(self, frame, faces) -> tuple[Any, dict | None]:
         return self.fx.apply(frame, faces, self.state), None
 
@@ -77,12 +80,19 @@ class AvatarLive:
             self.choice = choice
         return None
 
+    def prepare(self, frame, faces) -> None:
+        """Track thread: the head matte for head removal, one frame ahead of the GL thread (once the
+        session exists; a session replaced meanwhile still gets a valid matte of this frame)."""
+        session = self.session
+        if session is not None:
+            session.prepare(frame, faces)
+
     def apply(self, frame, faces) -> tuple[Any, dict | None]:
         from faceplay.web import avatar_glue
 
         if self.session is None:
             self.session = avatar_glue.session(*(self.choice or ("auto", "replace")), self.attributes, self.profile)
-        return self.session.frame(frame.rgb, faces), self.session.take_info()
+        return self.session.frame(frame.rgb, faces, frame.get("person_matte")), self.session.take_info()
 
     def close(self) -> None:
         if self.session is not None:
@@ -118,7 +128,10 @@ class LiveEffect:
         return info
 
     def track(self, jpeg: bytes, max_pixels: int):
-        """Stage 1 (track thread): decode the JPEG and track the face. Returns (rgb, faces)."""
+        """Stage 1 (track thread): decode the JPEG, track the face and do the effect's GL-free work
+        for this frame (:meth:`Effect.prepare`). Returns (frame, faces)."""
+        from faceplay.media.frame import Frame
+
         rgb = decode_jpeg_frame(jpeg, max_pixels)
         if self.tracker is None:
             from faceplay.face.track import FaceTracker
@@ -126,17 +139,18 @@ class LiveEffect:
             self.tracker = FaceTracker(max_faces=1)
         ts = max(time.monotonic() - self.t0, self.last_ts + 1e-3)
         self.last_ts = ts
-        return rgb, self.tracker.update(rgb, ts)
+        frame = Frame(rgb, timestamp=ts)
+        faces = self.tracker.update(rgb, ts)
+        self.live.prepare(frame, faces)
+        return frame, faces
 
-    def render(self, rgb, faces, quality: int) -> tuple[bytes, int, dict | None]:
+    def render(self, frame, faces, quality: int) -> tuple[bytes, int, dict | None]:
         """Stage 2 (gl thread): apply the effect and encode the JPEG. Returns (jpeg, faces, info)."""
         import cv2
 
-        from faceplay.media.frame import Frame
-
         if not self.configured:
             self.configure({})
-        out, info = self.live.apply(Frame(rgb), faces)
+        out, info = self.live.apply(frame, faces)
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
         return buf.tobytes(), len(faces), info
 
@@ -151,8 +165,8 @@ class LiveEffect:
 
     def process(self, jpeg: bytes, max_pixels: int, quality: int) -> tuple[bytes, int, dict | None]:
         """Both stages on the calling thread (benchmark baseline)."""
-        rgb, faces = self.track(jpeg, max_pixels)
-        return self.render(rgb, faces, quality)
+        frame, faces = self.track(jpeg, max_pixels)
+        return self.render(frame, faces, quality)
 
     def close_track(self) -> None:
         """Release the tracker (track thread, where it ran)."""
