@@ -69,14 +69,13 @@ class AvatarRendering:
 
         ``exposure`` scales the lighting (replace mode matches it to the scene).
         Streams (VIDEO / LIVE) render within the live pixel budget and lighting.
-        ``meanwhile``: CPU work done while the rasteriser draws (always called once).
+        ``meanwhile``: CPU work done while the rasteriser draws (called once, also when nothing is drawn).
         """
         once = _Once(meanwhile) if meanwhile is not None else None
-        try:
-            return self._render_region(width, height, faces, state, weights, exposure, once)
-        finally:
-            if once is not None:
-                once()  # nothing was drawn: still done (a no-op when it ran during the draw)
+        result = self._render_region(width, height, faces, state, weights, exposure, once)
+        if once is not None:
+            once()  # nothing was drawn: done now (a no-op when it ran during the draw)
+        return result
 
     def _render_region(self, width, height, faces, state, weights, exposure, meanwhile):
         cam = Camera.for_image(width, height)
