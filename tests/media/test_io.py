@@ -78,6 +78,11 @@ def test_video_roundtrip_keeps_frames_duration_and_audio(hamilton, tmp_path):
     assert b["has_audio"]
     assert abs(b["duration"] - a["duration"]) < 0.05
     assert not list(tmp_path.glob("*.part*"))
+    # the colours come back: no shift of any channel (RGB -> I420 is OpenCV's, decoding is FFmpeg's)
+    with VideoReader(hamilton) as r1, VideoReader(out) as r2:
+        diffs = [f2.rgb.astype(np.int16) - f1.rgb.astype(np.int16) for f1, f2, _ in zip(r1, r2, range(30))]
+    assert np.mean([np.abs(d).mean() for d in diffs]) < 4.0
+    assert np.all(np.abs(np.mean([d.mean(axis=(0, 1)) for d in diffs], axis=0)) < 1.5)
 
 
 def test_corrupt_video(tmp_path, hamilton):

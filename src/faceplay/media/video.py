@@ -189,8 +189,14 @@ class VideoWriter:
 
         if image.shape[0] != self.height or image.shape[1] != self.width:
             image = image[: self.height, : self.width]
-        fmt = "rgba" if image.shape[2] == 4 else "rgb24"
-        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=fmt)
+        if image.shape[2] == 3 and self._stream.pix_fmt == "yuv420p":
+            # OpenCV's RGB -> I420 (BT.601, as swscale's default) is ~9x cheaper than swscale's
+            import cv2
+
+            vf = av.VideoFrame.from_ndarray(cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2YUV_I420),
+                                            format="yuv420p")
+        else:
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgba" if image.shape[2] == 4 else "rgb24")
         vf.pts = self.frames_written
         vf.time_base = self._stream.codec_context.time_base
         for packet in self._stream.encode(vf):
