@@ -87,3 +87,39 @@ def test_gallery_sheet(tmp_path):
             y0 = row * (256 + 22) + 22
             tile = sheet[y0:y0 + 256, col * 256:(col + 1) * 256].astype(int)
             assert (np.abs(tile - [236, 238, 243]).sum(-1) > 30).mean() > 0.2
+
+
+def test_live_pixels_sets_the_video_render_budget(videos_dir, tmp_path):
+    """`--live-pixels`: fewer rasterised pixels per video frame give a visibly softer avatar."""
+    from faceplay.media.video import VideoReader, VideoWriter
+
+    clip = tmp_path / "clip.mp4"
+    with VideoReader(videos_dir / "talking_d19.mp4") as r:
+        w = VideoWriter(clip, r.fps, r.width, r.height, crf=18)
+        for fr in r:
+            if fr.index >= 6:
+                break
+            w.write(fr.rgb)
+        w.close()
+    sharpness = {}
+    for px in (2_000, 200_000):
+        out = tmp_path / f"robot_{px}.mp4"
+        res = run(clip, "-o", out, "--avatar", "robot", "--no-auto", "--live-pixels", px, "--json")
+        assert res.returncode == 0, res.stderr
+        with VideoReader(out) as r:
+            last = [fr.rgb for fr in r][-1]
+        with VideoReader(clip) as r:
+            x, y, bw, bh = (int(v) for v in _face_box([fr.rgb for fr in r][-1]))
+        head = last[y:y + bh, x:x + bw].astype(int)
+        sharpness[px] = float(np.abs(np.diff(head, axis=1)).mean())
+    assert sharpness[2_000] < 0.8 * sharpness[200_000], sharpness
+    assert run(clip, "-o", tmp_path / "x.mp4", "--live-pixels", "10").returncode != 0  # out of range: refused
+
+
+def _face_box(rgb):
+    """The face box of a frame (the avatar is drawn there)."""
+    from faceplay.face.track import FaceTracker
+
+    with FaceTracker(max_faces=1) as tr:
+        (face,) = tr.update(rgb, 0.0)
+    return face.box

@@ -61,11 +61,14 @@ def _background(value: str | None):
 @click.option("--background", metavar="green|blue|none|#RRGGBB", help="Backdrop of avatar-only output (default green; none = transparent).")
 @click.option("--samples", type=click.IntRange(0, 8), default=4, show_default=True,
               help="MSAA samples of photos (0 = fastest); videos and live render without MSAA, edges smoothed.")
+@click.option("--live-pixels", type=click.IntRange(2_000, 4_000_000), default=None, metavar="N",
+              help="Pixels rasterised per video / live frame, the avatar scaled up from them "
+                   "[default: 24000]; more is sharper and slower.")
 @click.option("--keep-head", is_flag=True, help="Replace mode: draw over the person's head as it is (default: head and hair replaced by background first).")
 @json_option
 def avatar(input, output, avatars, mode, do_list, export_name, gallery, skin, hair, hair_color, beard, eye_color, head_shape,
            no_auto, mapping, gains, smoothing, no_calibrate, profile, camera, virtual_camera, scale, background, samples,
-           keep_head, as_json) -> None:
+           live_pixels, keep_head, as_json) -> None:
     """Replace faces with a 3D cartoon avatar that copies expression and head pose.
 
     \b
@@ -157,6 +160,7 @@ def avatar(input, output, avatars, mode, do_list, export_name, gallery, skin, ha
     fx = AvatarEffect(list(avatars) or "toon", mode=mode, config=cfg, auto_config=not no_auto, mapping=load_mapping(mapping),
                       driver=driver,
                       scale=scale, samples=samples, keep_head=keep_head,
+                      **({"fast_pixels": live_pixels} if live_pixels else {}),
                       background=_background(background) if background or mode != "avatar-only" or live or output.suffix.lower() not in (".png", ".webm")
                       else None)
     with fx:

@@ -49,6 +49,11 @@ log = logging.getLogger(__name__)
 
 MODES = ("replace", "side-by-side", "avatar-only")
 
+#: Pixels rasterised per video / live frame (the avatar region is drawn at most this large and
+#: scaled up). 24k: on 2 cores (Zen 4) the video path spends ~9 % less CPU than at 32k for a
+#: look that barely changes at 640x480 (`faceplay avatar --live-pixels` sets it).
+LIVE_PIXELS = 24_000
+
 
 @dataclass(eq=False)  # a stream state is itself, not its contents
 class AvatarState(EffectState):
@@ -89,7 +94,7 @@ class AvatarEffect(AvatarRendering, Effect):
                  config: AvatarConfig | None = None, auto_config: bool = True, mapping: dict[str, str] | None = None,
                  driver: DriverSettings | None = None, scale: float = 1.0, samples: int = 4,
                  background: tuple[int, int, int] | None = (0, 177, 64), lighting: Lighting | None = None,
-                 max_faces: int = 5, video_quality: str = "fast", fast_pixels: int = 32_000,
+                 max_faces: int = 5, video_quality: str = "fast", fast_pixels: int = LIVE_PIXELS,
                  match_exposure: bool = True, keep_head: bool = False) -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")

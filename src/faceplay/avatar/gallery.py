@@ -26,7 +26,8 @@ def render_sheet(names: list[str] | None = None, tile: int = 256, renderer=None,
     """RGB contact sheet: one row per avatar, one column per entry of :data:`POSES`, with labels.
 
     ``live``: each tile as video and live frames draw it - at the live pixel budget
-    (32k pixels, upscaled), without MSAA, cheap shader, key + IBL light, silhouette smoothed.
+    (:data:`~faceplay.avatar.effect.LIVE_PIXELS`, upscaled), without MSAA, the live program, key + IBL
+    light, silhouette smoothed.
     """
     from PIL import Image, ImageDraw
 
@@ -38,7 +39,9 @@ def render_sheet(names: list[str] | None = None, tile: int = 256, renderer=None,
     names = names or builtin_names()
     r = renderer or Renderer(samples=4)
     light = Lighting.fast() if live else Lighting.studio()
-    small = int(min(tile, (32_000 ** 0.5)))
+    from faceplay.avatar.effect import LIVE_PIXELS
+
+    small = int(min(tile, LIVE_PIXELS ** 0.5))
     label_h = 22
     rows = []
     for name in names:
