@@ -127,6 +127,19 @@ vec3 sh_irradiance(vec3 n) {
 vec3 aces(vec3 x) {
     return clamp((x * (2.51 * x + 0.03)) / (x * (2.43 * x + 0.59) + 0.14), 0.0, 1.0);
 }
+// Direction to light i from the shaded point, and its attenuation (w = 1: a point light of
+// radius colour.w; w = 0: a directional light).
+vec3 light_dir(int i, out float atten) {
+    atten = 1.0;
+    if (u_light_pos[i].w > 0.5) {
+        vec3 d = u_light_pos[i].xyz - v_world;
+        float dist = length(d);
+        float r = u_light_color[i].w;
+        atten = r * r / max(dist * dist, 1e-4);
+        return d / dist;
+    }
+    return normalize(u_light_pos[i].xyz);
+}
 
 """
 
@@ -156,22 +169,23 @@ _SURFACE = """
     float a = rough * rough;
 """
 
+#: The end of both programs: emission, tone map, sRGB, premultiplied colour and normal/depth out.
+_OUTPUT = """
+    color += u_emissive;
+    color = aces(color * u_exposure);
+    color = pow(color, vec3(1.0 / 2.2));
+    f_color = vec4(color * base.a, base.a);
+    f_normal_depth = vec4(N, v_depth);
+}
+"""
+
 FRAGMENT = _FRAGMENT_COMMON + """
 void main() {""" + _SURFACE + """
     vec3 color = vec3(0.0);
     for (int i = 0; i < MAX_LIGHTS; ++i) {
         if (i >= u_n_lights) break;
-        vec3 L;
-        float atten = 1.0;
-        if (u_light_pos[i].w > 0.5) {
-            vec3 d = u_light_pos[i].xyz - v_world;
-            float dist = length(d);
-            L = d / dist;
-            float r = u_light_color[i].w;
-            atten = r * r / max(dist * dist, 1e-4);
-        } else {
-            L = normalize(u_light_pos[i].xyz);
-        }
+        float atten;
+        vec3 L = light_dir(i, atten);
         vec3 H = normalize(L + V);
         float NdL = clamp(dot(N, L), 0.0, 1.0);
         if (NdL <= 0.0) continue;
@@ -207,13 +221,7 @@ void main() {""" + _SURFACE + """
         }
         color += amb * u_env_intensity;
     }
-    color += u_emissive;
-    color = aces(color * u_exposure);
-    color = pow(color, vec3(1.0 / 2.2));
-    f_color = vec4(color * base.a, base.a);
-    f_normal_depth = vec4(N, v_depth);
-}
-"""
+""" + _OUTPUT
 
 FRAGMENT_LIVE = _FRAGMENT_COMMON + """
 void main() {""" + _SURFACE + """
@@ -222,17 +230,8 @@ void main() {""" + _SURFACE + """
     vec3 color = vec3(0.0);
     for (int i = 0; i < MAX_LIGHTS; ++i) {
         if (i >= u_n_lights) break;
-        vec3 L;
-        float atten = 1.0;
-        if (u_light_pos[i].w > 0.5) {
-            vec3 d = u_light_pos[i].xyz - v_world;
-            float dist = length(d);
-            L = d / dist;
-            float r = u_light_color[i].w;
-            atten = r * r / max(dist * dist, 1e-4);
-        } else {
-            L = normalize(u_light_pos[i].xyz);
-        }
+        float atten;
+        vec3 L = light_dir(i, atten);
         float NdL = clamp(dot(N, L), 0.0, 1.0);
         if (NdL <= 0.0) continue;
         float NdH = clamp(dot(N, normalize(L + V)), 0.0, 1.0);
@@ -249,13 +248,7 @@ void main() {""" + _SURFACE + """
         amb += u_sheen_color * irr * 0.6 * (1.0 - NdV * 0.5);
         color += amb * u_env_intensity;
     }
-    color += u_emissive;
-    color = aces(color * u_exposure);
-    color = pow(color, vec3(1.0 / 2.2));
-    f_color = vec4(color * base.a, base.a);
-    f_normal_depth = vec4(N, v_depth);
-}
-"""
+""" + _OUTPUT
 
 #: Depth-only pre-pass: fills the depth buffer so the PBR pass shades each pixel once.
 DEPTH_VERTEX = """
