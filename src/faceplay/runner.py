@@ -250,6 +250,8 @@ class Runner:
         with VideoReader(src) as reader:
             if self._tracker is None:  # start-up (model check, graph: up to seconds) is not the first frame's time
                 self._tracker = self.analyzer.tracker(smoothing=self.smoothing)
+                if hasattr(self._tracker, "warm_up"):
+                    self._tracker.warm_up(reader.width, reader.height)
             writer = None
             if dst is not None:
                 w, h = self.effect.output_size(reader.width, reader.height)

@@ -200,6 +200,11 @@ class _Model:
         self._it.invoke()
         return [self._it.get_tensor(i) for i in self._out]
 
+    def warm_up(self) -> None:
+        """One run on zeros: XNNPACK packs the weights on the first invoke (tens of ms), not on a frame."""
+        d = self._it.get_input_details()[0]
+        self(np.zeros(d["shape"], d["dtype"]))
+
 
 class LiteRtLandmarker:
     """Landmarks, blendshapes and pose of tracked faces, frame by frame (VIDEO mode only).
@@ -220,6 +225,10 @@ class LiteRtLandmarker:
             self._landmarks = _Model(z.read("face_landmarks_detector.tflite"), threads)
             self._blend = _Model(z.read("face_blendshapes.tflite"), 1)
         self._yunet = yunet(min_detection_confidence, top_k=50)
+        # start-up work now, not in the stream's first frame (as MediaPipe's graph start is)
+        self._landmarks.warm_up()
+        self._blend.warm_up()
+        _procrustes()  # the canonical mesh of the geometry pipeline
         self.max_faces = max_faces
         self.min_tracking_confidence = min_tracking_confidence
         self.redetect_every = redetect_every
@@ -249,6 +258,10 @@ class LiteRtLandmarker:
                     found.append(lm)
         self._rois = [roi_from_landmarks(lm) for lm in found]
         return [self._face(lm, w, h) for lm in found]
+
+    def warm_up(self, width: int, height: int) -> None:
+        """Run the face detector once on a blank frame of this size (its buffers are made per size)."""
+        self._detect(np.zeros((int(height), int(width), 3), np.uint8))
 
     def reset(self) -> None:
         """Forget the tracked regions (the next frame detects again)."""

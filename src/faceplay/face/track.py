@@ -108,6 +108,11 @@ class FaceTracker:
         self._next_id = 0
         self._frame_no = 0
 
+    def warm_up(self, width: int, height: int) -> None:
+        """Pay the detector's set-up for frames of this size now, not in the stream's first frame."""
+        if hasattr(self._lm, "warm_up"):
+            self._lm.warm_up(width, height)
+
     def update(self, rgb: np.ndarray, timestamp: float) -> list[Face]:
         """Faces of the next frame (``timestamp`` in seconds, increasing)."""
         faces = self._dedupe(self._lm.detect(rgb, int(round(timestamp * 1000))))
