@@ -278,17 +278,19 @@ class ThreadedWriter:
     """A :class:`VideoWriter` that encodes in its own thread (PyAV encodes without the GIL).
 
     ``write`` hands a copy of the frame to the encoder thread and returns (it waits only while
-    ``depth`` frames are already queued); an encoder error is raised by the next ``write`` or by
+    ``depth`` frames are already queued; default: ~64 MB of frames, at most 64); an encoder error is raised by the next ``write`` or by
     ``close``. ``close`` flushes and commits the file as :meth:`VideoWriter.close` does; ``abort``
     drops the queue and deletes the partial file. ``on_encoded(seconds)`` is called per frame
     from the encoder thread (timing).
     """
 
-    def __init__(self, writer: VideoWriter, *, depth: int = 2, on_encoded=None) -> None:
+    def __init__(self, writer: VideoWriter, *, depth: int | None = None, on_encoded=None) -> None:
         import queue
         import threading
 
         self.writer = writer
+        if depth is None:  # ~64 MB of frames: a disk or encoder hiccup does not stall the frame loop
+            depth = max(2, min(64, (64 << 20) // max(1, writer.width * writer.height * 4)))
         self._q: "queue.Queue" = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._on_encoded = on_encoded
