@@ -24,7 +24,6 @@ the runner's mode is refused with a :class:`~faceplay.errors.ConfigError`.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,6 +36,7 @@ from faceplay.effects.base import Effect, EffectState
 from faceplay.errors import ConfigError, ModelError
 from faceplay.face.types import Face, FrameResult, RunningMode
 from faceplay.media.frame import Frame
+from faceplay.prefetch import ahead
 
 log = logging.getLogger(__name__)
 
@@ -365,48 +365,3 @@ class Runner:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def ahead(items: Iterable, depth: int, name: str) -> Iterator:
-    """``items`` produced in a thread of its own, at most ``depth`` ahead of the consumer.
-
-    An exception in the producer is raised in the consumer; when the consumer stops
-    early (or fails), the producer thread is stopped and joined before this returns.
-    """
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def work() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(end)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            q.put(exc)
-
-    worker = threading.Thread(target=work, name=name, daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = q.get()
-            if item is end:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                pass
-            worker.join(timeout=0.05)
